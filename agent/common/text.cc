@@ -1,0 +1,65 @@
+#include "agent/common/text.h"
+
+#include <charconv>
+
+namespace leakwatch::internal {
+
+std::optional<uint64_t> ParseU64(std::string_view s) {
+  uint64_t v = 0;
+  if (s.empty()) return std::nullopt;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || ptr != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+std::optional<int64_t> ParseI64(std::string_view s) {
+  int64_t v = 0;
+  if (s.empty()) return std::nullopt;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || ptr != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+std::optional<double> ParseDecimal(std::string_view s) {
+  double v = 0;
+  if (s.empty()) return std::nullopt;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v, std::chars_format::fixed);
+  if (ec != std::errc() || ptr != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+std::string_view TrimSpace(std::string_view s) {
+  const auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+bool NextLine(std::string_view* text, std::string_view* line) {
+  if (text->empty()) return false;
+  size_t nl = text->find('\n');
+  if (nl == std::string_view::npos) {
+    *line = *text;
+    *text = {};
+  } else {
+    *line = text->substr(0, nl);
+    text->remove_prefix(nl + 1);
+  }
+  return true;
+}
+
+bool NextField(std::string_view* text, std::string_view* field) {
+  size_t start = text->find_first_not_of(" \t\n");
+  if (start == std::string_view::npos) {
+    *text = {};
+    return false;
+  }
+  text->remove_prefix(start);
+  size_t end = text->find_first_of(" \t\n");
+  if (end == std::string_view::npos) end = text->size();
+  *field = text->substr(0, end);
+  text->remove_prefix(end);
+  return true;
+}
+
+}  // namespace leakwatch::internal

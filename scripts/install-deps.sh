@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs leakwatch's build and test dependencies from Debian packages.
+# Idempotent: runs apt-get only for packages that are not installed yet.
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential cmake pkg-config ca-certificates
+  prometheus-cpp-dev libspdlog-dev libfmt-dev libboost-dev
+  libcrypt-dev zlib1g-dev libyaml-cpp-dev
+  # tests and benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # test peers: promtool for `promtool check metrics`, the comparison targets of bench/compare.sh
+  prometheus prometheus-process-exporter python3 python3-prometheus-client
+  curl procps
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: missing packages: ${missing[*]}; run this script as root (or with sudo)" >&2
+  exit 1
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
