@@ -166,7 +166,7 @@ static_assert(CatalogIsInEnumOrder(), "kCatalog rows must follow the order of en
 
 constexpr std::array<std::string_view, kSourceCount> kSourceNames{
     "proc_stat", "proc_status", "limits", "open_fds", "cgroup_memory", "cgroup_pids", "pressure", "smaps_rollup",
-    "fd_types"};
+    "fd_types", "internal"};
 
 }  // namespace
 

@@ -125,6 +125,7 @@ enum class Source : uint8_t {
   kPressure,        // PSI file
   kSmapsRollup,     // /proc/<pid>/smaps_rollup
   kFdTypes,         // /proc/<pid>/fd/* readlink scan
+  kInternal,        // an unexpected exception inside a reader (a bug: please report it)
   kCount
 };
 

@@ -1,0 +1,111 @@
+#pragma once
+// leakwatch::Agent: the in-process observability agent.
+//
+//   auto agent = leakwatch::Agent::Create(leakwatch::AgentOptions{});   // validates, reads the environment
+//   if (!agent) { /* agent.error().message names what is wrong */ }
+//   auto started = (*agent)->start();   // first sample taken here; metrics served on :9860 by default
+//   ...
+//   (*agent)->stop();                    // idempotent; also run by the destructor
+//
+// The agent runs one thread of its own (the sampler: a Boost.Asio steady_timer with absolute deadlines) plus the
+// HTTP server's threads (1 listener + `http_threads` workers). Nothing it does may crash, block or slow the host:
+// every failure ends as "metric absent + error counter + one log line".
+//
+// Thread-safety: all member functions may be called from any thread. start() and stop() serialise with each
+// other; latest_snapshot() never waits for a tick in progress.
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "leakwatch/result.h"
+#include "leakwatch/snapshot.h"
+
+namespace leakwatch {
+
+struct HttpOptions {
+  // "host:port" with an IPv4 host ("0.0.0.0" or "" for all interfaces, "127.0.0.1" for loopback only); port 0
+  // picks a free port (see Agent::http_port()). "off" disables the HTTP endpoint (sampling still runs).
+  std::string listen = "0.0.0.0:9860";
+  std::string metrics_path = "/metrics";
+  // Closes a request that has not completed in this time. Keep it well under Prometheus' scrape_timeout (10 s
+  // by default): an idle connection holds a worker for this long.
+  int request_timeout_ms = 3000;
+  // Worker threads answering requests (each idle connection holds one for up to request_timeout_ms).
+  int threads = 4;
+  // Optional Prometheus exporter-toolkit web config (web.yml) with `basic_auth_users` (bcrypt hashes). TLS is
+  // not supported in-process: terminate TLS in a proxy (docs/SECURITY.md).
+  std::string web_config_file;
+};
+
+struct LogOptions {
+  std::string level = "info";   // trace, debug, info, warn, error, critical, off
+  std::string sink = "stderr";  // stderr, stdout, off, file:<path>
+  bool json = false;            // JSON lines instead of text
+};
+
+struct AgentOptions {
+  // Sampling period of the every-tick signals; 100 ms .. 60 s.
+  std::chrono::milliseconds period{1000};
+  // Period of the costlier signals (smaps_rollup, fds by type); a multiple of `period` is used (rounded up);
+  // 0 disables them. At most 1 hour.
+  std::chrono::milliseconds slow_period{10000};
+  // At most this many fds are inspected per fds-by-type scan (1 .. 10,000,000).
+  size_t fd_scan_limit = 10000;
+
+  // Where to read from: the procfs mount, the pid ("self" or a number) and a prefix prepended to the cgroup
+  // mount points found in mountinfo. Tests point these at fixture trees.
+  std::string proc_root = "/proc";
+  std::string pid = "self";
+  std::string cgroup_mount_prefix;
+
+  // Memory budget of the in-memory history (full resolution for >= 15 min, downsampled for >= 6 h).
+  size_t history_budget_bytes = 2 * 1024 * 1024;
+
+  HttpOptions http;
+  LogOptions log;
+
+  // Honour LEAKWATCH_LISTEN and LEAKWATCH_CONFIG (they override the fields above). On by default so an
+  // operator can reconfigure any build without recompiling.
+  bool use_environment = true;
+};
+
+// What start() achieved. Sampling runs whenever start() returned ok(); the HTTP endpoint may still have failed.
+struct StartInfo {
+  bool http_serving = false;       // false when disabled or when binding failed
+  std::optional<Error> http_error; // the real cause of a bind failure, e.g. "...: Address already in use"
+  int http_port = 0;               // the bound port (useful with port 0)
+};
+
+class History;
+
+class Agent {
+ public:
+  // Validates the options (and the environment when options.use_environment): every problem is reported in
+  // one Error, one line per problem. Cheap: no thread is started, nothing is read yet.
+  static Result<std::unique_ptr<Agent>> Create(AgentOptions options);
+
+  virtual ~Agent() = default;
+
+  // Takes the first sample synchronously (so latest_snapshot() is never null afterwards), starts the sampler
+  // thread and the HTTP endpoint. Fails only when the agent is already running or cannot start its thread;
+  // an HTTP bind failure is reported in StartInfo and sampling goes on. Cost: one tick plus thread start-up.
+  virtual Result<StartInfo> start() = 0;
+
+  // Stops the sampler and the HTTP endpoint and joins their threads. Idempotent; called by the destructor.
+  // May block up to ~2 s (the HTTP server polls its listening socket in steps).
+  virtual void stop() = 0;
+
+  // The most recent snapshot, or nullptr before the first start(). O(1), never blocks on a tick.
+  virtual std::shared_ptr<const Snapshot> latest_snapshot() const = 0;
+
+  // The in-memory history of every signal (for rules and incident bundles).
+  virtual const History& history() const = 0;
+
+  // The options in force after the environment was applied.
+  virtual const AgentOptions& options() const = 0;
+};
+
+}  // namespace leakwatch
