@@ -77,7 +77,7 @@ Result<std::unique_ptr<History>> History::Create(const HistoryOptions& o) {
   }
   const size_t buckets =
       static_cast<size_t>((o.downsampled_window.count() + o.bucket_width.count() - 1) / o.bucket_width.count()) + 1;
-  const size_t bucket_bytes = buckets * sizeof(BucketRow);
+  const size_t bucket_bytes = buckets * sizeof(BucketRow) + sizeof(Impl);
   const auto rows_for = [&](std::chrono::seconds window) {
     return static_cast<size_t>((duration_cast<milliseconds>(window).count() + o.period.count() - 1) /
                                o.period.count());

@@ -1,0 +1,137 @@
+#include "agent/config/config.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+namespace leakwatch::internal {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(ParseDuration, AcceptsUnitsAndRejectsJunk) {
+  EXPECT_EQ(ParseDuration("250ms"), 250ms);
+  EXPECT_EQ(ParseDuration("1s"), 1000ms);
+  EXPECT_EQ(ParseDuration("1.5s"), 1500ms);
+  EXPECT_EQ(ParseDuration("2m"), 120000ms);
+  EXPECT_EQ(ParseDuration("1h"), 3600000ms);
+  EXPECT_EQ(ParseDuration("0"), 0ms);
+  EXPECT_FALSE(ParseDuration(""));
+  EXPECT_FALSE(ParseDuration("10"));
+  EXPECT_FALSE(ParseDuration("-1s"));
+  EXPECT_FALSE(ParseDuration("1d"));
+  EXPECT_FALSE(ParseDuration("s"));
+}
+
+TEST(ParseListen, HostPortForms) {
+  auto a = ParseListen("127.0.0.1:9860");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->host, "127.0.0.1");
+  EXPECT_EQ(a->port, 9860);
+  EXPECT_EQ(ParseListen(":0")->host, "0.0.0.0");
+  EXPECT_EQ(ParseListen("localhost:1")->host, "127.0.0.1");
+  EXPECT_TRUE(ParseListen("off")->off);
+  EXPECT_FALSE(ParseListen("9860").ok());
+  EXPECT_FALSE(ParseListen("1.2.3:80").ok());
+  EXPECT_FALSE(ParseListen("256.0.0.1:80").ok());
+  EXPECT_FALSE(ParseListen("host.example:80").ok());
+  auto v6 = ParseListen("[::1]:9860");
+  ASSERT_FALSE(v6.ok());
+  EXPECT_NE(v6.error().message.find("IPv6"), std::string::npos);
+  auto port = ParseListen("0.0.0.0:70000");
+  ASSERT_FALSE(port.ok());
+  EXPECT_NE(port.error().message.find("\"70000\""), std::string::npos) << port.error().message;
+}
+
+TEST(ApplyConfigText, SetsEveryField) {
+  AgentOptions o;
+  const auto st = ApplyConfigText(R"(
+period: 500ms
+slow_period: 30s
+fd_scan_limit: 123
+history_budget_bytes: 1048576
+http:
+  listen: 127.0.0.1:0
+  metrics_path: /m
+  request_timeout: 2s
+  threads: 3
+log:
+  level: debug
+  sink: "off"
+  json: true
+)",
+                                  "agent.yml", &o);
+  ASSERT_TRUE(st.ok()) << st.error().message;
+  EXPECT_EQ(o.period, 500ms);
+  EXPECT_EQ(o.slow_period, 30000ms);
+  EXPECT_EQ(o.fd_scan_limit, 123u);
+  EXPECT_EQ(o.history_budget_bytes, 1048576u);
+  EXPECT_EQ(o.http.listen, "127.0.0.1:0");
+  EXPECT_EQ(o.http.metrics_path, "/m");
+  EXPECT_EQ(o.http.request_timeout_ms, 2000);
+  EXPECT_EQ(o.http.threads, 3);
+  EXPECT_EQ(o.log.level, "debug");
+  EXPECT_EQ(o.log.sink, "off");
+  EXPECT_TRUE(o.log.json);
+  EXPECT_TRUE(ValidateOptions(o).ok());
+}
+
+TEST(ApplyConfigText, ReportsEveryErrorWithFileLineFieldAndValue) {
+  AgentOptions o;
+  const auto st = ApplyConfigText("period: soon\nhttp:\n  threads: many\n  lissten: x\nbogus: 1\n", "a.yml", &o);
+  ASSERT_FALSE(st.ok());
+  const auto& m = st.error().message;
+  EXPECT_NE(m.find("a.yml:1:9: period: value \"soon\" is not a duration"), std::string::npos) << m;
+  EXPECT_NE(m.find("a.yml:3:12: http.threads: value \"many\""), std::string::npos) << m;
+  EXPECT_NE(m.find("a.yml:4:3: http.lissten: unknown key"), std::string::npos) << m;
+  EXPECT_NE(m.find("a.yml:5:1: bogus: unknown key"), std::string::npos) << m;
+}
+
+TEST(ApplyConfigText, InvalidYamlNamesThePosition) {
+  AgentOptions o;
+  const auto st = ApplyConfigText("period: [1s\n", "b.yml", &o);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().message.rfind("b.yml:", 0), 0u) << st.error().message;
+}
+
+TEST(ApplyConfigText, EmptyFileChangesNothing) {
+  AgentOptions o;
+  EXPECT_TRUE(ApplyConfigText("", "e.yml", &o).ok());
+  EXPECT_EQ(o.period, 1000ms);
+}
+
+TEST(ApplyEnvironment, ListenOverridesAndMissingConfigFileIsAnError) {
+  std::map<std::string, std::string> env{{"LEAKWATCH_LISTEN", "127.0.0.1:1234"}};
+  auto lookup = [&](const char* n) -> std::optional<std::string> {
+    auto it = env.find(n);
+    if (it == env.end()) return std::nullopt;
+    return it->second;
+  };
+  AgentOptions o;
+  ASSERT_TRUE(ApplyEnvironment(lookup, &o).ok());
+  EXPECT_EQ(o.http.listen, "127.0.0.1:1234");
+
+  env["LEAKWATCH_LISTEN"] = "nonsense";
+  env["LEAKWATCH_CONFIG"] = "/nonexistent/leakwatch.yml";
+  const auto st = ApplyEnvironment(lookup, &o);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message.find("LEAKWATCH_CONFIG: cannot read config file /nonexistent/leakwatch.yml"),
+            std::string::npos)
+      << st.error().message;
+  EXPECT_NE(st.error().message.find("LEAKWATCH_LISTEN: listen address \"nonsense\""), std::string::npos);
+}
+
+TEST(ValidateOptions, ReportsAllProblemsAtOnce) {
+  AgentOptions o;
+  o.period = 50ms;
+  o.http.threads = 0;
+  o.log.level = "loud";
+  const auto st = ValidateOptions(o);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message.find("period: 50ms is outside 100ms .. 60s"), std::string::npos);
+  EXPECT_NE(st.error().message.find("http.threads: 0"), std::string::npos);
+  EXPECT_NE(st.error().message.find("log.level: \"loud\""), std::string::npos);
+}
+
+}  // namespace
+}  // namespace leakwatch::internal
