@@ -5,18 +5,63 @@
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
-#include <atomic>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <iterator>
 #include <mutex>
 
 namespace leakwatch::internal {
 namespace {
 
 constexpr const char* kLoggerName = "leakwatch";
-// JSON lines: the message is escaped by the %v flag below only for quotes and backslashes written by leakwatch
-// itself; leakwatch never logs raw multi-line text.
-constexpr const char* kJsonPattern =
-    R"({"time":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","logger":"%n","pid":%P,"thread":%t,"msg":"%v"})";
 constexpr const char* kTextPattern = "%Y-%m-%dT%H:%M:%S.%fZ %l [%n] %v";
+
+// One JSON object per line: {"time":..., "level":..., "logger":"leakwatch", "pid":..., "thread":..., "msg":...}.
+// Messages carry file paths and error texts from the kernel, so they are escaped here, not trusted.
+void Append(spdlog::memory_buf_t& dest, std::string_view s) { dest.append(s.data(), s.data() + s.size()); }
+
+class JsonLineFormatter final : public spdlog::formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
+    const auto t = std::chrono::system_clock::to_time_t(msg.time);
+    const auto us =
+        std::chrono::duration_cast<std::chrono::microseconds>(msg.time.time_since_epoch()).count() % 1000000;
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char when[96];
+    std::snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(us));
+    const auto level = spdlog::level::to_string_view(msg.level);
+    fmt::format_to(std::back_inserter(dest), R"({{"time":"{}","level":"{}","logger":"{}","pid":{},"thread":{},"msg":")",
+                   when, std::string_view(level.data(), level.size()),
+                   std::string_view(msg.logger_name.data(), msg.logger_name.size()), ::getpid(), msg.thread_id);
+    AppendEscaped(std::string_view(msg.payload.data(), msg.payload.size()), dest);
+    Append(dest, "\"}\n");
+  }
+  std::unique_ptr<spdlog::formatter> clone() const override { return std::make_unique<JsonLineFormatter>(); }
+
+ private:
+  static void AppendEscaped(std::string_view s, spdlog::memory_buf_t& dest) {
+    for (const char c : s) {
+      switch (c) {
+        case '"': Append(dest, "\\\""); break;
+        case '\\': Append(dest, "\\\\"); break;
+        case '\n': Append(dest, "\\n"); break;
+        case '\r': Append(dest, "\\r"); break;
+        case '\t': Append(dest, "\\t"); break;
+        default:
+          if (static_cast<unsigned char>(c) < 0x20) {
+            fmt::format_to(std::back_inserter(dest), "\\u{:04x}", static_cast<int>(c));
+          } else {
+            dest.push_back(c);
+          }
+      }
+    }
+  }
+};
 
 std::mutex& LoggerMutex() {
   static auto* mu = new std::mutex;  // leaked on purpose: usable during static destruction
@@ -59,8 +104,11 @@ Status ConfigureLogging(const LogSettings& settings) {
     return Error{"log sink \"" + settings.sink + "\": " + e.what()};
   }
   auto logger = std::make_shared<spdlog::logger>(kLoggerName, std::move(sink));
-  logger->set_formatter(std::make_unique<spdlog::pattern_formatter>(
-      settings.json ? kJsonPattern : kTextPattern, spdlog::pattern_time_type::utc));
+  if (settings.json) {
+    logger->set_formatter(std::make_unique<JsonLineFormatter>());
+  } else {
+    logger->set_formatter(std::make_unique<spdlog::pattern_formatter>(kTextPattern, spdlog::pattern_time_type::utc));
+  }
   logger->set_level(level);
   logger->flush_on(spdlog::level::warn);
   std::lock_guard lock(LoggerMutex());
