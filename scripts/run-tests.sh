@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Builds leakwatch and runs the whole test suite: unit and integration tests in a normal build, then again in
+# an AddressSanitizer+UndefinedBehaviorSanitizer build and a ThreadSanitizer build.
+#
+#   scripts/run-tests.sh            # everything (what CI runs)
+#   scripts/run-tests.sh --quick    # the normal build only
+#
+# Build trees: build/ (normal), build-asan/, build-tsan/. Installs missing Debian packages first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+quick=0
+for arg in "$@"; do
+  case "$arg" in
+    --quick) quick=1 ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    *) echo "run-tests: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
+  esac
+done
+
+bash scripts/install-deps.sh
+
+jobs=$(nproc 2>/dev/null || echo 2)
+run_suite() {
+  local dir=$1; shift
+  echo "=== leakwatch: build and test in $dir ($*)"
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+  cmake --build "$dir" -j"$jobs"
+  (cd "$dir" && ctest --output-on-failure --timeout 300 -j"$jobs")
+}
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+
+run_suite build
+if [ "$quick" -eq 0 ]; then
+  run_suite build-asan -DLEAKWATCH_ASAN=ON -DLEAKWATCH_BUILD_BENCH=OFF
+  run_suite build-tsan -DLEAKWATCH_TSAN=ON -DLEAKWATCH_BUILD_BENCH=OFF
+fi
+echo "=== leakwatch: all test suites passed"
