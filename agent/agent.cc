@@ -59,8 +59,10 @@ class AgentImpl final : public Agent {
     std::vector<std::unique_ptr<internal::SourceReader>> slow;
     fast.push_back(std::make_unique<internal::ProcessReader>(
         internal::ProcessReaderOptions{.proc_root = options_.proc_root, .pid = options_.pid}));
-    fast.push_back(std::make_unique<internal::CgroupReader>(internal::CgroupReaderOptions{
-        .proc_root = options_.proc_root, .pid = options_.pid, .mount_prefix = options_.cgroup_mount_prefix}));
+    internal::CgroupReaderOptions cgroup_options;
+    cgroup_options.roots = internal::CgroupRoots{
+        .proc_root = options_.proc_root, .pid = options_.pid, .mount_prefix = options_.cgroup_mount_prefix};
+    fast.push_back(std::make_unique<internal::CgroupReader>(std::move(cgroup_options)));
     uint32_t slow_every = 0;
     if (options_.slow_period.count() > 0) {
       slow_every = static_cast<uint32_t>((options_.slow_period.count() + options_.period.count() - 1) /
