@@ -22,7 +22,8 @@ std::optional<int64_t> ParseI64(std::string_view s) {
 
 std::optional<double> ParseDecimal(std::string_view s) {
   double v = 0;
-  if (s.empty()) return std::nullopt;
+  // from_chars also takes "nan", "inf" and a sign; kernel files and configs never need them.
+  if (s.empty() || s.front() < '0' || s.front() > '9') return std::nullopt;
   auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v, std::chars_format::fixed);
   if (ec != std::errc() || ptr != s.data() + s.size()) return std::nullopt;
   return v;

@@ -11,7 +11,8 @@ namespace leakwatch::internal {
 std::optional<uint64_t> ParseU64(std::string_view s);
 // Parses a whole signed decimal number ("-12").
 std::optional<int64_t> ParseI64(std::string_view s);
-// Parses a decimal number with an optional fraction ("0.25", "12"); nullopt on junk.
+// Parses a non-negative decimal number with an optional fraction ("0.25", "12"); nullopt on junk, a sign,
+// "nan", "inf" or a leading '.'.
 std::optional<double> ParseDecimal(std::string_view s);
 
 std::string_view TrimSpace(std::string_view s);

@@ -55,6 +55,10 @@ TEST(TextParseDecimal, RejectsJunk) {
   EXPECT_EQ(ParseDecimal("abc"), std::nullopt);
   EXPECT_EQ(ParseDecimal("1.2.3"), std::nullopt);
   EXPECT_EQ(ParseDecimal("1e5"), std::nullopt);  // fixed format only
+  EXPECT_EQ(ParseDecimal("nan"), std::nullopt);
+  EXPECT_EQ(ParseDecimal("inf"), std::nullopt);
+  EXPECT_EQ(ParseDecimal("-0.5"), std::nullopt);
+  EXPECT_EQ(ParseDecimal(".5"), std::nullopt);
   EXPECT_EQ(ParseDecimal("0.5 "), std::nullopt);
 }
 
