@@ -1,0 +1,255 @@
+#include "tests/support/http_client.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+
+namespace leakwatch::test_support {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+int RemainingMs(Clock::time_point deadline) {
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+  return left <= 0 ? 0 : static_cast<int>(left);
+}
+
+// Waits until `fd` is ready for `events`; false on timeout. Retries EINTR.
+bool WaitFor(int fd, short events, Clock::time_point deadline) {
+  for (;;) {
+    pollfd p{fd, events, 0};
+    const int r = ::poll(&p, 1, RemainingMs(deadline));
+    if (r > 0) return true;
+    if (r == 0) return false;
+    if (errno != EINTR) return false;
+  }
+}
+
+std::string Errno(const std::string& what, int err) { return what + ": " + std::strerror(err); }
+
+bool IEquals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && ::strncasecmp(a.data(), b.data(), a.size()) == 0;
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  return s;
+}
+
+// Decodes a chunked body; nullopt while incomplete or malformed, with *malformed telling which.
+std::optional<std::string> Dechunk(std::string_view in, bool* malformed) {
+  *malformed = false;
+  std::string out;
+  for (;;) {
+    const size_t eol = in.find("\r\n");
+    if (eol == std::string_view::npos) return std::nullopt;
+    std::string_view size_line = in.substr(0, eol);
+    if (const size_t semi = size_line.find(';'); semi != std::string_view::npos)
+      size_line = size_line.substr(0, semi);
+    size_line = Trim(size_line);
+    size_t size = 0;
+    if (size_line.empty()) {
+      *malformed = true;
+      return std::nullopt;
+    }
+    for (char c : size_line) {
+      int d;
+      if (c >= '0' && c <= '9')
+        d = c - '0';
+      else if (c >= 'a' && c <= 'f')
+        d = c - 'a' + 10;
+      else if (c >= 'A' && c <= 'F')
+        d = c - 'A' + 10;
+      else {
+        *malformed = true;
+        return std::nullopt;
+      }
+      size = size * 16 + static_cast<size_t>(d);
+    }
+    in.remove_prefix(eol + 2);
+    if (size == 0) {
+      // Trailers (ignored) end with an empty line.
+      if (in.find("\r\n") == std::string_view::npos) return std::nullopt;
+      return out;
+    }
+    if (in.size() < size + 2) return std::nullopt;
+    out.append(in.substr(0, size));
+    in.remove_prefix(size + 2);
+  }
+}
+
+}  // namespace
+
+std::optional<std::string> HttpResponse::header(std::string_view name) const {
+  for (const auto& [k, v] : headers) {
+    if (IEquals(k, name)) return v;
+  }
+  return std::nullopt;
+}
+
+std::string Base64Encode(std::string_view in) {
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  size_t i = 0;
+  for (; i + 3 <= in.size(); i += 3) {
+    const uint32_t v = (uint32_t{static_cast<uint8_t>(in[i])} << 16) |
+                       (uint32_t{static_cast<uint8_t>(in[i + 1])} << 8) |
+                       uint32_t{static_cast<uint8_t>(in[i + 2])};
+    out += kAlphabet[(v >> 18) & 63];
+    out += kAlphabet[(v >> 12) & 63];
+    out += kAlphabet[(v >> 6) & 63];
+    out += kAlphabet[v & 63];
+  }
+  if (const size_t rest = in.size() - i; rest > 0) {
+    uint32_t v = uint32_t{static_cast<uint8_t>(in[i])} << 16;
+    if (rest == 2) v |= uint32_t{static_cast<uint8_t>(in[i + 1])} << 8;
+    out += kAlphabet[(v >> 18) & 63];
+    out += kAlphabet[(v >> 12) & 63];
+    out += rest == 2 ? kAlphabet[(v >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+Result<HttpResponse> HttpGet(int port, std::string_view path, const HttpGetOptions& options) {
+  const std::string url = "http://" + options.host + ":" + std::to_string(port) + std::string(path);
+  const auto deadline = Clock::now() + options.timeout;
+
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  if (port < 0 || port > 65535 || ::inet_pton(AF_INET, options.host.c_str(), &addr.sin_addr) != 1) {
+    return Error{"GET " + url + ": bad host or port"};
+  }
+  Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (fd.get() < 0) return Error{Errno("GET " + url + ": socket", errno)};
+
+  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+    if (errno != EINPROGRESS) return Error{Errno("GET " + url + ": connect", errno)};
+    if (!WaitFor(fd.get(), POLLOUT, deadline)) return Error{"GET " + url + ": connect timed out"};
+    int err = 0;
+    socklen_t len = sizeof err;
+    ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err != 0) return Error{Errno("GET " + url + ": connect", err)};
+  }
+
+  std::string request = "GET " + std::string(path) + " HTTP/1.1\r\nHost: " + options.host + ":" +
+                        std::to_string(port) +
+                        "\r\nUser-Agent: leakwatch-test\r\nAccept: */*\r\nConnection: close\r\n";
+  if (options.basic_auth) {
+    request += "Authorization: Basic " +
+               Base64Encode(options.basic_auth->user + ":" + options.basic_auth->password) + "\r\n";
+  }
+  for (const auto& [k, v] : options.extra_headers) request += k + ": " + v + "\r\n";
+  request += "\r\n";
+
+  for (size_t sent = 0; sent < request.size();) {
+    const ssize_t n = ::send(fd.get(), request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+    if (n > 0) {
+      sent += static_cast<size_t>(n);
+    } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+      if (!WaitFor(fd.get(), POLLOUT, deadline)) return Error{"GET " + url + ": sending timed out"};
+    } else {
+      return Error{Errno("GET " + url + ": send", errno)};
+    }
+  }
+
+  HttpResponse response;
+  std::string raw;
+  size_t header_end = std::string::npos;
+  std::optional<size_t> content_length;
+  bool chunked = false;
+  bool eof = false;
+  char buf[16384];
+  for (;;) {
+    if (header_end == std::string::npos) {
+      header_end = raw.find("\r\n\r\n");
+      if (header_end != std::string::npos) {
+        // Status line and headers.
+        std::string_view head(raw.data(), header_end);
+        const size_t first_eol = head.find("\r\n");
+        const std::string_view status_line = head.substr(0, first_eol);
+        if (status_line.rfind("HTTP/1.", 0) != 0 || status_line.size() < 12) {
+          return Error{"GET " + url + ": malformed status line \"" + std::string(status_line) + "\""};
+        }
+        response.status = std::atoi(std::string(status_line.substr(9, 3)).c_str());
+        response.reason = std::string(Trim(status_line.size() > 13 ? status_line.substr(13) : ""));
+        std::string_view rest = first_eol == std::string_view::npos ? "" : head.substr(first_eol + 2);
+        while (!rest.empty()) {
+          const size_t eol = rest.find("\r\n");
+          const std::string_view line = rest.substr(0, eol);
+          rest = eol == std::string_view::npos ? "" : rest.substr(eol + 2);
+          const size_t colon = line.find(':');
+          if (colon == std::string_view::npos) continue;
+          response.headers.emplace_back(std::string(Trim(line.substr(0, colon))),
+                                        std::string(Trim(line.substr(colon + 1))));
+        }
+        if (auto te = response.header("Transfer-Encoding"); te && IEquals(Trim(*te), "chunked"))
+          chunked = true;
+        if (auto cl = response.header("Content-Length"); cl && !chunked) {
+          content_length = static_cast<size_t>(std::strtoull(cl->c_str(), nullptr, 10));
+        }
+      }
+    }
+    if (header_end != std::string::npos) {
+      const std::string_view body(raw.data() + header_end + 4, raw.size() - header_end - 4);
+      if (chunked) {
+        bool malformed = false;
+        if (auto decoded = Dechunk(body, &malformed)) {
+          response.body = std::move(*decoded);
+          return response;
+        }
+        if (malformed) return Error{"GET " + url + ": malformed chunked body"};
+      } else if (content_length && body.size() >= *content_length) {
+        response.body = std::string(body.substr(0, *content_length));
+        return response;
+      } else if (eof && !content_length) {
+        response.body = std::string(body);
+        return response;
+      }
+    }
+    if (eof) {
+      return Error{"GET " + url + ": connection closed before the response was complete (" +
+                   std::to_string(raw.size()) + " bytes received)"};
+    }
+    if (!WaitFor(fd.get(), POLLIN, deadline)) {
+      return Error{"GET " + url + ": timed out after " + std::to_string(options.timeout.count()) + " ms (" +
+                   std::to_string(raw.size()) + " bytes received)"};
+    }
+    const ssize_t n = ::recv(fd.get(), buf, sizeof buf, 0);
+    if (n > 0) {
+      raw.append(buf, static_cast<size_t>(n));
+    } else if (n == 0) {
+      eof = true;
+    } else if (errno != EAGAIN && errno != EINTR) {
+      return Error{Errno("GET " + url + ": recv", errno)};
+    }
+  }
+}
+
+}  // namespace leakwatch::test_support
