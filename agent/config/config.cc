@@ -1,5 +1,6 @@
 #include "agent/config/config.h"
 
+#include <arpa/inet.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cmath>
@@ -127,44 +128,40 @@ std::optional<milliseconds> ParseDuration(std::string_view text) {
 }
 
 Result<ListenAddress> ParseListen(std::string_view text) {
-  const std::string original(text);
-  text = TrimSpace(text);
-  if (text == "off") return ListenAddress{true, "", 0};
-  if (!text.empty() && text.front() == '[') {
-    return Error{"listen address \"" + original + "\": IPv6 is not supported by the HTTP server; use an IPv4 "
-                 "address such as 0.0.0.0:9860 or 127.0.0.1:9860"};
+  const std::string listen(text);
+  const std::string what = "listen address \"" + listen + "\": ";
+  if (listen == "off") return ListenAddress{true, "", 0};
+  constexpr const char* kNoIpv6 =
+      "IPv6 is not supported (civetweb in Debian's prometheus-cpp is compiled without IPv6); use an IPv4 "
+      "address such as 127.0.0.1:9860";
+  if (!listen.empty() && listen[0] == '[') return Error{what + kNoIpv6};
+  const size_t colon = listen.rfind(':');
+  if (colon == std::string::npos) {
+    return Error{what + "expected host:port, e.g. 127.0.0.1:9860 (or :9860 for all interfaces), or off"};
   }
-  const size_t colon = text.rfind(':');
-  if (colon == std::string_view::npos) {
-    return Error{"listen address \"" + original + "\" is not host:port (e.g. 0.0.0.0:9860, :9860 or off)"};
+  const std::string host = listen.substr(0, colon);
+  const std::string port_text = listen.substr(colon + 1);
+  if (host.find(':') != std::string::npos) return Error{what + kNoIpv6};
+  ListenAddress out;
+  if (host.empty() || host == "0.0.0.0") {
+    out.host = "0.0.0.0";
+  } else if (host == "localhost") {
+    out.host = "127.0.0.1";
+  } else {
+    in_addr addr{};
+    if (::inet_pton(AF_INET, host.c_str(), &addr) != 1) {
+      return Error{what + "host \"" + host +
+                   "\" is not an IPv4 address; use a dotted quad (127.0.0.1), localhost, or nothing for all "
+                   "interfaces (host names are not resolved)"};
+    }
+    out.host = host;
   }
-  std::string host(text.substr(0, colon));
-  const auto port = ParseU64(text.substr(colon + 1));
-  if (!port || *port > 65535) {
-    return Error{"listen address \"" + original + "\": port \"" + std::string(text.substr(colon + 1)) +
-                 "\" is not a number from 0 to 65535"};
+  const auto port = ParseU64(port_text);
+  if (port_text.size() > 5 || !port || *port > 65535) {
+    return Error{what + "port \"" + port_text + "\" is not a number in 0..65535 (0 picks a free port)"};
   }
-  if (host.empty()) host = "0.0.0.0";
-  if (host == "localhost") host = "127.0.0.1";
-  if (host.find(':') != std::string::npos) {
-    return Error{"listen address \"" + original + "\": IPv6 is not supported by the HTTP server"};
-  }
-  int parts = 0;
-  std::string_view rest = host;
-  bool valid = true;
-  while (valid) {
-    const size_t dot = rest.find('.');
-    const auto octet = ParseU64(rest.substr(0, dot));
-    valid = octet && *octet <= 255 && rest.substr(0, dot).size() <= 3;
-    ++parts;
-    if (dot == std::string_view::npos) break;
-    rest.remove_prefix(dot + 1);
-  }
-  if (!valid || parts != 4) {
-    return Error{"listen address \"" + original + "\": host \"" + host +
-                 "\" is not an IPv4 address (or localhost)"};
-  }
-  return ListenAddress{false, host, static_cast<int>(*port)};
+  out.port = static_cast<int>(*port);
+  return out;
 }
 
 Status ApplyConfigText(std::string_view text, const std::string& file_name, AgentOptions* options) {

@@ -1,7 +1,8 @@
 #include "exporters/prometheus/prometheus_exporter.h"
 
+#include "agent/config/config.h"
+
 #include <CivetServer.h>
-#include <arpa/inet.h>
 #include <prometheus/exposer.h>
 
 #include <atomic>
@@ -79,46 +80,6 @@ Status ValidateOptions(const PrometheusExporterOptions& o) {
 
 }  // namespace
 
-Result<ListenAddress> ParseListenAddress(const std::string& listen) {
-  const std::string what = "prometheus exporter: listen " + Quote(listen) + ": ";
-  if (!listen.empty() && listen[0] == '[') {
-    return Error{what +
-                 "IPv6 is not supported (civetweb in Debian's prometheus-cpp is compiled without IPv6); "
-                 "use an IPv4 address such as 127.0.0.1:9860"};
-  }
-  const size_t colon = listen.rfind(':');
-  if (colon == std::string::npos) {
-    return Error{what + "expected host:port, e.g. 127.0.0.1:9860 (or :9860 for all interfaces)"};
-  }
-  const std::string host = listen.substr(0, colon);
-  const std::string port_text = listen.substr(colon + 1);
-  if (host.find(':') != std::string::npos) {
-    return Error{what +
-                 "IPv6 is not supported (civetweb in Debian's prometheus-cpp is compiled without IPv6); "
-                 "use an IPv4 address such as 127.0.0.1:9860"};
-  }
-  ListenAddress out;
-  if (host.empty() || host == "0.0.0.0") {
-    out.host = "0.0.0.0";
-  } else if (host == "localhost") {
-    out.host = "127.0.0.1";
-  } else {
-    in_addr addr{};
-    if (inet_pton(AF_INET, host.c_str(), &addr) != 1) {
-      return Error{what + "host " + Quote(host) +
-                   " is not an IPv4 address; use a dotted quad (127.0.0.1), localhost, or nothing for all "
-                   "interfaces (host names are not resolved)"};
-    }
-    out.host = host;
-  }
-  const auto port = leakwatch::internal::ParseU64(port_text);
-  if (port_text.empty() || port_text.size() > 5 || !port || *port > 65535) {
-    return Error{what + "port " + Quote(port_text) + " is not a number in 0..65535 (0 picks a free port)"};
-  }
-  out.port = static_cast<int>(*port);
-  return out;
-}
-
 struct PrometheusExporter::Impl {
   std::shared_ptr<SnapshotCollectable> collectable;  // the Exposer holds only a weak_ptr
   std::shared_ptr<BasicAuthVerifier> verifier;       // shared with the auth callback
@@ -151,8 +112,9 @@ Result<std::unique_ptr<PrometheusExporter>> PrometheusExporter::Start(const Opti
   try {
     if (!provider) return Error{"prometheus exporter: no snapshot provider"};
     if (auto st = ValidateOptions(options); !st) return st.error();
-    auto address = ParseListenAddress(options.listen);
-    if (!address) return address.error();
+    auto address = leakwatch::internal::ParseListen(options.listen);
+    if (!address) return Error{"prometheus exporter: " + address.error().message};
+    if (address->off) return Error{"prometheus exporter: listen \"off\" means no exporter; do not start one"};
 
     auto impl = std::make_unique<Impl>();
     if (!options.web_config_file.empty()) {

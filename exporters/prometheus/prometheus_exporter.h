@@ -62,12 +62,4 @@ class PrometheusExporter {
   std::unique_ptr<Impl> impl_;
 };
 
-// Listen address validation, exposed for tests and for the agent's config validation.
-struct ListenAddress {
-  std::string host;  // IPv4 dotted quad; "0.0.0.0" for all interfaces
-  int port = 0;
-};
-// Errors name the value and what is wrong ("listen \"[::1]:9860\": IPv6 is not supported ...").
-Result<ListenAddress> ParseListenAddress(const std::string& listen);
-
 }  // namespace leakwatch::exporters

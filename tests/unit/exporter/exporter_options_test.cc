@@ -1,0 +1,46 @@
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "exporters/prometheus/prometheus_exporter.h"
+
+namespace leakwatch::exporters {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+
+// Every invalid option is reported before anything binds or starts a thread.
+TEST(PrometheusExporterOptionsTest, StartRejectsBadOptionsWithoutThrowing) {
+  const SnapshotProvider provider = [] { return std::shared_ptr<const Snapshot>(); };
+  auto start = [&](PrometheusExporterOptions o, SnapshotProvider p) {
+    Result<std::unique_ptr<PrometheusExporter>> r = Error{""};
+    EXPECT_NO_THROW(r = PrometheusExporter::Start(o, std::move(p)));
+    EXPECT_FALSE(r.ok());
+    return r.ok() ? std::string() : r.error().message;
+  };
+  PrometheusExporterOptions o;
+  o.listen = "[::1]:0";
+  EXPECT_THAT(start(o, provider), HasSubstr("IPv6 is not supported"));
+  o = {};
+  o.listen = "127.0.0.1:0";
+  o.metrics_path = "metrics";
+  EXPECT_THAT(start(o, provider), AllOf(HasSubstr("metrics_path \"metrics\""), HasSubstr("'/'")));
+  o = {};
+  o.listen = "127.0.0.1:0";
+  o.num_threads = 0;
+  EXPECT_THAT(start(o, provider), HasSubstr("num_threads 0"));
+  o = {};
+  o.listen = "127.0.0.1:0";
+  o.request_timeout_ms = -5;
+  EXPECT_THAT(start(o, provider), HasSubstr("request_timeout_ms -5"));
+  o = {};
+  o.listen = "127.0.0.1:0";
+  o.web_config_file = "/nonexistent/web.yml";
+  EXPECT_THAT(start(o, provider), HasSubstr("/nonexistent/web.yml"));
+  o = {};
+  o.listen = "127.0.0.1:0";
+  EXPECT_THAT(start(o, SnapshotProvider{}), HasSubstr("no snapshot provider"));
+}
+
+}  // namespace
+}  // namespace leakwatch::exporters
