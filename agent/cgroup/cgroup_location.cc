@@ -116,7 +116,12 @@ Result<CgroupLocation> LocateCgroup(const CgroupRoots& roots) {
                    ") is not below the root of any mounted cgroup v1 memory hierarchy"};
     }
   }
-  if (loc.version == 0 && v2 && ControllersList(v2->mount_dir, "memory")) {
+  // The true root cgroup of v2 has no memory.current (its usage is the whole machine's): treat a process there as
+  // outside any memory cgroup rather than failing every tick. A container's cgroup namespace shows its own
+  // cgroup at the mount point, and that one has the file.
+  const bool v2_root_without_memory_files =
+      v2 && v2->cgroup_dir == v2->mount_dir && !Exists(JoinPath(v2->cgroup_dir, "memory.current"));
+  if (loc.version == 0 && v2 && !v2_root_without_memory_files && ControllersList(v2->mount_dir, "memory")) {
     loc.version = 2;
     loc.path = unified->path;
     loc.memory_dir = v2->cgroup_dir;

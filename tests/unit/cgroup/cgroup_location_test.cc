@@ -108,6 +108,21 @@ TEST(LocateCgroup, ProcessInTheRootPidsCgroupHasNoPidsDir) {
   EXPECT_EQ(loc->pids_dir, "");
 }
 
+TEST(LocateCgroup, ProcessInTheTrueV2RootCgroupIsVersionZero) {
+  // The root of the unified hierarchy has no memory.current: no memory cgroup to read, system-wide PSI only.
+  TempTree tree;
+  tree.Write("proc/self/cgroup", "0::/\n");
+  tree.Write("proc/self/mountinfo", "30 23 0:26 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime - cgroup2 cgroup2 rw\n");
+  tree.Write("sys/fs/cgroup/cgroup.controllers", "cpu io memory pids\n");
+  tree.Write("sys/fs/cgroup/memory.pressure", "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\n");
+  tree.Write("proc/pressure/memory", "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\n");
+  auto loc = LocateCgroup(tree.Roots());
+  ASSERT_TRUE(loc.ok()) << loc.error().message;
+  EXPECT_EQ(loc->version, 0);
+  EXPECT_EQ(loc->memory_dir, "");
+  EXPECT_EQ(loc->pressure_file, tree.Path("proc/pressure/memory"));
+}
+
 TEST(LocateCgroup, ContainerWithCgroupNamespace) {
   TempTree tree;
   tree.Write("proc/self/cgroup", "0::/\n");
@@ -115,6 +130,7 @@ TEST(LocateCgroup, ContainerWithCgroupNamespace) {
              "612 598 0:28 / /sys/fs/cgroup ro,nosuid,nodev,noexec,relatime - cgroup2 cgroup rw,nsdelegate\n");
   tree.Write("sys/fs/cgroup/cgroup.controllers", "cpu io memory pids\n");
   tree.Write("sys/fs/cgroup/pids.current", "3\n");
+  tree.Write("sys/fs/cgroup/memory.current", "1048576\n");
   tree.Write("sys/fs/cgroup/memory.pressure", "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\n");
   auto loc = LocateCgroup(tree.Roots());
   ASSERT_TRUE(loc.ok()) << loc.error().message;
