@@ -17,6 +17,8 @@ struct TreeCase {
   double limit_bytes;
 };
 
+void PrintTo(const TreeCase& c, std::ostream* os) { *os << c.tree; }
+
 class AgentOnFixtureTree : public ::testing::TestWithParam<TreeCase> {
  protected:
   AgentOptions Options() const {
