@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include "agent/cgroup/cgroup_reader.h"
+#include "agent/common/block_signals.h"
 #include "agent/common/clock.h"
 #include "agent/config/config.h"
 #include "agent/logging/log.h"
@@ -98,7 +99,10 @@ class AgentImpl final : public Agent {
       eo.request_timeout_ms = options_.http.request_timeout_ms;
       eo.num_threads = options_.http.threads;
       eo.web_config_file = options_.http.web_config_file;
-      auto exporter = exporters::PrometheusExporter::Start(eo, [this] { return latest_snapshot(); });
+      auto exporter = [&] {
+        internal::ScopedBlockAllSignals block_signals;  // the HTTP server's threads inherit the blocked mask
+        return exporters::PrometheusExporter::Start(eo, [this] { return latest_snapshot(); });
+      }();
       if (exporter) {
         exporter_ = std::move(*exporter);
         info.http_serving = true;

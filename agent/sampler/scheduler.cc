@@ -4,7 +4,6 @@
 #include "agent/sampler/scheduler.h"
 
 #include <pthread.h>
-#include <signal.h>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -13,6 +12,7 @@
 #include <exception>
 #include <optional>
 
+#include "agent/common/block_signals.h"
 #include "agent/logging/log.h"
 
 namespace leakwatch::internal {
@@ -66,11 +66,8 @@ Status Scheduler::Start(std::chrono::steady_clock::time_point first_deadline) {
     });
   };
 
-  // Block every signal in the new thread: the host's handlers must run on the host's own threads.
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
   try {
+    ScopedBlockAllSignals block_signals;  // the new thread inherits the blocked mask
     impl->thread = std::thread([s, arm] {
       pthread_setname_np(pthread_self(), "leakwatch");
       (*arm)();
@@ -88,10 +85,8 @@ Status Scheduler::Start(std::chrono::steady_clock::time_point first_deadline) {
       }
     });
   } catch (const std::exception& e) {
-    pthread_sigmask(SIG_SETMASK, &old, nullptr);
     return Error{std::string("cannot start the sampler thread: ") + e.what()};
   }
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
   impl_ = std::move(impl);
   return OkStatus();
 }

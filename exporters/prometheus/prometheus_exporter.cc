@@ -167,7 +167,7 @@ Result<std::unique_ptr<PrometheusExporter>> PrometheusExporter::Start(const Opti
                    " but civetweb reports no bound port"};
     }
     impl->port = ports.front();
-    leakwatch::internal::Log()->info("prometheus exporter: serving {} on {}:{}{}", options.metrics_path,
+    leakwatch::internal::Log()->debug("prometheus exporter: serving {} on {}:{}{}", options.metrics_path,
                                      address->host, impl->port, impl->verifier ? " with basic auth" : "");
     return std::unique_ptr<PrometheusExporter>(new PrometheusExporter(std::move(impl)));
   } catch (const std::exception& e) {

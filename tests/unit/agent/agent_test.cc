@@ -3,6 +3,11 @@
 
 #include <gtest/gtest.h>
 
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
 #include "leakwatch/history.h"
 
 namespace leakwatch {
@@ -93,6 +98,38 @@ TEST(Agent, SamplesOwnProcessOnItsTimer) {
   EXPECT_GT(snap->get(Signal::kResidentMemoryBytes).value_or(0), 0);
   EXPECT_GE(snap->get(Signal::kThreads).value_or(0), 2);  // this thread and the sampler
   EXPECT_GT(snap->get(Signal::kOpenFds).value_or(0), 0);
+  agent->stop();
+}
+
+// SigBlk of each thread of this process, from /proc/self/task/<tid>/status, keyed by tid.
+std::map<std::string, uint64_t> BlockedSignalsByThread() {
+  std::map<std::string, uint64_t> out;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream in(entry.path() / "status");
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind("SigBlk:", 0) == 0) out[entry.path().filename()] = std::stoull(line.substr(7), nullptr, 16);
+    }
+  }
+  return out;
+}
+
+TEST(Agent, AgentThreadsBlockEverySignalSoTheHostsHandlersRunOnHostThreads) {
+  AgentOptions o = QuietSelfOptions();
+  o.http.listen = "127.0.0.1:0";
+  auto agent = Agent::Create(o).value();
+  const auto before = BlockedSignalsByThread();
+  auto started = agent->start();
+  ASSERT_TRUE(started.ok() && started->http_serving);
+  int agent_threads = 0;
+  for (const auto& [tid, blocked] : BlockedSignalsByThread()) {
+    if (before.count(tid)) continue;  // a host (test) thread
+    ++agent_threads;
+    for (int sig : {SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGTERM, SIGCHLD, SIGPIPE}) {
+      EXPECT_TRUE(blocked & (uint64_t{1} << (sig - 1))) << "agent thread " << tid << " does not block signal " << sig;
+    }
+  }
+  EXPECT_GE(agent_threads, 1 + 1 + o.http.threads) << "sampler + HTTP listener + workers";
   agent->stop();
 }
 
