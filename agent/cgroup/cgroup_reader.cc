@@ -98,34 +98,31 @@ class CgroupReader::Pending {
     }
   }
 
-  // Reads `file` and parses one unsigned value; nullopt (and an error) on failure.
-  std::optional<uint64_t> Value(ReusableFile& file, Source source) {
+  // Reads `file` and parses it with `parse` (text -> Result<T>); nullopt (and an error) on failure.
+  template <typename Parse>
+  auto Parsed(ReusableFile& file, Source source, Parse parse)
+      -> std::optional<std::decay_t<decltype(parse("").value())>> {
     auto text = file.Read();
     if (!text.ok()) {
       Add(source, text.error());
       return std::nullopt;
     }
-    auto v = ParseSingleValue(*text);
+    auto v = parse(*text);
     if (!v.ok()) {
       Add(source, Error{file.path() + ": " + v.error().message});
       return std::nullopt;
     }
-    return *v;
+    return std::move(v).value();
   }
 
-  // Reads a limit file. Outer nullopt: failure (reported); inner nullopt: unlimited.
+  // One unsigned value; nullopt (and an error) on failure.
+  std::optional<uint64_t> Value(ReusableFile& file, Source source) {
+    return Parsed(file, source, [](std::string_view t) { return ParseSingleValue(t); });
+  }
+
+  // A limit file. Outer nullopt: failure (reported); inner nullopt: unlimited.
   std::optional<std::optional<uint64_t>> Limit(ReusableFile& file, Source source) {
-    auto text = file.Read();
-    if (!text.ok()) {
-      Add(source, text.error());
-      return std::nullopt;
-    }
-    auto v = ParseLimitValue(*text);
-    if (!v.ok()) {
-      Add(source, Error{file.path() + ": " + v.error().message});
-      return std::nullopt;
-    }
-    return *v;
+    return Parsed(file, source, [](std::string_view t) { return ParseLimitValue(t); });
   }
 
   // Reads a flat-keyed file into *out (views valid until the file is read again).
