@@ -14,12 +14,13 @@ using ::testing::HasSubstr;
 using cgroup_test::kV1Memory;
 using cgroup_test::kV1Pids;
 using cgroup_test::kV2CgroupPath;
-using cgroup_test::TempTree;
+using cgroup_test::RootsOf;
 using cgroup_test::V2Dir;
+using test_support::TempTree;
 
 TEST(LocateCgroup, V1FixtureFromThisMachine) {
   TempTree tree("cgroup-v1");
-  auto loc = LocateCgroup(tree.Roots());
+  auto loc = LocateCgroup(RootsOf(tree));
   ASSERT_TRUE(loc.ok()) << loc.error().message;
   EXPECT_EQ(loc->version, 1);
   EXPECT_EQ(loc->path, "/leakwatch-fixture/limited");
@@ -31,7 +32,7 @@ TEST(LocateCgroup, V1FixtureFromThisMachine) {
 
 TEST(LocateCgroup, V2FixtureUsesTheCgroupsOwnPressureFile) {
   TempTree tree("cgroup-v2");
-  auto loc = LocateCgroup(tree.Roots());
+  auto loc = LocateCgroup(RootsOf(tree));
   ASSERT_TRUE(loc.ok()) << loc.error().message;
   EXPECT_EQ(loc->version, 2);
   EXPECT_EQ(loc->path, kV2CgroupPath);
@@ -44,11 +45,11 @@ TEST(LocateCgroup, V2FixtureUsesTheCgroupsOwnPressureFile) {
 TEST(LocateCgroup, V2WithoutCgroupPressureFallsBackToSystemPsi) {
   TempTree tree("cgroup-v2");
   tree.Remove(V2Dir() + "/memory.pressure");
-  auto loc = LocateCgroup(tree.Roots());
+  auto loc = LocateCgroup(RootsOf(tree));
   ASSERT_TRUE(loc.ok());
   EXPECT_EQ(loc->pressure_file, tree.Path("proc/pressure/memory"));
   tree.Remove("proc/pressure/memory");
-  loc = LocateCgroup(tree.Roots());
+  loc = LocateCgroup(RootsOf(tree));
   ASSERT_TRUE(loc.ok());
   EXPECT_EQ(loc->pressure_file, "");  // no PSI at all
 }
@@ -56,7 +57,7 @@ TEST(LocateCgroup, V2WithoutCgroupPressureFallsBackToSystemPsi) {
 TEST(LocateCgroup, V2WithoutMemoryControllerIsVersionZero) {
   TempTree tree("cgroup-v2");
   tree.Write("sys/fs/cgroup/cgroup.controllers", "cpuset cpu io pids\n");
-  auto loc = LocateCgroup(tree.Roots());
+  auto loc = LocateCgroup(RootsOf(tree));
   ASSERT_TRUE(loc.ok());
   EXPECT_EQ(loc->version, 0);
   EXPECT_EQ(loc->memory_dir, "");
@@ -73,7 +74,7 @@ TEST(LocateCgroup, HybridWithoutV1MemoryAndUnifiedWithoutMemoryIsVersionZero) {
   ASSERT_NE(text.find(line), std::string::npos);
   text.erase(text.find(line), line.size());
   tree.Write("proc/self/cgroup", text);
-  auto loc = LocateCgroup(tree.Roots());
+  auto loc = LocateCgroup(RootsOf(tree));
   ASSERT_TRUE(loc.ok()) << loc.error().message;
   EXPECT_EQ(loc->version, 0);
   EXPECT_EQ(loc->pids_dir, tree.Path(kV1Pids));
@@ -84,7 +85,7 @@ TEST(LocateCgroup, V1MemoryNotMountedFallsThroughToV2) {
   tree.Write("proc/self/cgroup", "4:memory:/a\n0::/svc\n");
   tree.Write("proc/self/mountinfo", "41 31 0:38 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n");
   tree.Write("sys/fs/cgroup/cgroup.controllers", "memory pids\n");
-  auto loc = LocateCgroup(tree.Roots());
+  auto loc = LocateCgroup(RootsOf(tree));
   ASSERT_TRUE(loc.ok()) << loc.error().message;
   EXPECT_EQ(loc->version, 2);
   EXPECT_EQ(loc->memory_dir, tree.Path("sys/fs/cgroup/svc"));
@@ -102,7 +103,7 @@ TEST(LocateCgroup, ProcessInTheRootPidsCgroupHasNoPidsDir) {
              "35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n"
              "39 31 0:36 / /sys/fs/cgroup/pids rw,relatime - cgroup cgroup rw,pids\n");
   tree.Write("sys/fs/cgroup/pids/cgroup.procs", "1\n");
-  auto loc = LocateCgroup(tree.Roots());
+  auto loc = LocateCgroup(RootsOf(tree));
   ASSERT_TRUE(loc.ok()) << loc.error().message;
   EXPECT_EQ(loc->version, 1);
   EXPECT_EQ(loc->pids_dir, "");
@@ -116,7 +117,7 @@ TEST(LocateCgroup, ProcessInTheTrueV2RootCgroupIsVersionZero) {
   tree.Write("sys/fs/cgroup/cgroup.controllers", "cpu io memory pids\n");
   tree.Write("sys/fs/cgroup/memory.pressure", "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\n");
   tree.Write("proc/pressure/memory", "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\n");
-  auto loc = LocateCgroup(tree.Roots());
+  auto loc = LocateCgroup(RootsOf(tree));
   ASSERT_TRUE(loc.ok()) << loc.error().message;
   EXPECT_EQ(loc->version, 0);
   EXPECT_EQ(loc->memory_dir, "");
@@ -132,7 +133,7 @@ TEST(LocateCgroup, ContainerWithCgroupNamespace) {
   tree.Write("sys/fs/cgroup/pids.current", "3\n");
   tree.Write("sys/fs/cgroup/memory.current", "1048576\n");
   tree.Write("sys/fs/cgroup/memory.pressure", "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\n");
-  auto loc = LocateCgroup(tree.Roots());
+  auto loc = LocateCgroup(RootsOf(tree));
   ASSERT_TRUE(loc.ok()) << loc.error().message;
   EXPECT_EQ(loc->version, 2);
   EXPECT_EQ(loc->path, "/");
@@ -150,7 +151,7 @@ TEST(LocateCgroup, V1BindMountedContainerSubtreeStripsTheMountRoot) {
              "700 690 0:32 /docker/abc /sys/fs/cgroup/memory ro,nosuid - cgroup cgroup rw,memory\n"
              "701 690 0:36 /docker/abc /sys/fs/cgroup/pids ro,nosuid - cgroup cgroup rw,pids\n");
   tree.Write("sys/fs/cgroup/pids/pids.current", "1\n");
-  auto loc = LocateCgroup(tree.Roots());
+  auto loc = LocateCgroup(RootsOf(tree));
   ASSERT_TRUE(loc.ok()) << loc.error().message;
   EXPECT_EQ(loc->version, 1);
   EXPECT_EQ(loc->path, "/docker/abc");
@@ -165,7 +166,7 @@ TEST(LocateCgroup, LongestMatchingMountRootWins) {
              "1 0 0:32 / /m1 rw - cgroup cgroup rw,memory\n"
              "2 0 0:32 /a/b /m2 rw - cgroup cgroup rw,memory\n"
              "3 0 0:32 /x /m3 rw - cgroup cgroup rw,memory\n");
-  auto loc = LocateCgroup(tree.Roots());
+  auto loc = LocateCgroup(RootsOf(tree));
   ASSERT_TRUE(loc.ok());
   EXPECT_EQ(loc->memory_dir, tree.Path("m2/c"));
   EXPECT_EQ(loc->memory_mount_dir, tree.Path("m2"));
@@ -175,7 +176,7 @@ TEST(LocateCgroup, MemoryCgroupOutsideEveryMountRootIsAnError) {
   TempTree tree;
   tree.Write("proc/self/cgroup", "5:memory:/elsewhere\n");
   tree.Write("proc/self/mountinfo", "1 0 0:32 /docker/abc /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n");
-  auto loc = LocateCgroup(tree.Roots());
+  auto loc = LocateCgroup(RootsOf(tree));
   ASSERT_FALSE(loc.ok());
   EXPECT_THAT(loc.error().message, HasSubstr("/elsewhere"));
   EXPECT_THAT(loc.error().message, HasSubstr("mountinfo"));
@@ -183,16 +184,16 @@ TEST(LocateCgroup, MemoryCgroupOutsideEveryMountRootIsAnError) {
 
 TEST(LocateCgroup, MissingProcFilesAreErrorsNamingTheFile) {
   TempTree tree;
-  auto loc = LocateCgroup(tree.Roots());
+  auto loc = LocateCgroup(RootsOf(tree));
   ASSERT_FALSE(loc.ok());
   EXPECT_THAT(loc.error().message, HasSubstr(tree.Path("proc/self/cgroup")));
   tree.Write("proc/self/cgroup", "0::/\n");
-  loc = LocateCgroup(tree.Roots());
+  loc = LocateCgroup(RootsOf(tree));
   ASSERT_FALSE(loc.ok());
   EXPECT_THAT(loc.error().message, HasSubstr(tree.Path("proc/self/mountinfo")));
   tree.Write("proc/self/cgroup", "0::/\nbroken\n");
   tree.Write("proc/self/mountinfo", "");
-  loc = LocateCgroup(tree.Roots());
+  loc = LocateCgroup(RootsOf(tree));
   ASSERT_FALSE(loc.ok());
   EXPECT_THAT(loc.error().message, HasSubstr("line 2"));
 }
@@ -202,7 +203,7 @@ TEST(LocateCgroup, OtherPid) {
   tree.Write("proc/4242/cgroup", "0::/svc\n");
   tree.Write("proc/4242/mountinfo", "1 0 0:28 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n");
   tree.Write("sys/fs/cgroup/cgroup.controllers", "memory\n");
-  CgroupRoots roots = tree.Roots();
+  CgroupRoots roots = RootsOf(tree);
   roots.pid = "4242";
   auto loc = LocateCgroup(roots);
   ASSERT_TRUE(loc.ok()) << loc.error().message;

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/recording_error_sink.h"
 #include "tests/unit/cgroup/cgroup_test_support.h"
 
 namespace leakwatch::internal {
@@ -25,9 +26,10 @@ using cgroup_test::kV1MemoryUnlimited;
 using cgroup_test::kV1Pids;
 using cgroup_test::kV2CgroupPath;
 using cgroup_test::kV2PodDir;
-using cgroup_test::RecordingErrorSink;
-using cgroup_test::TempTree;
+using cgroup_test::RootsOf;
 using cgroup_test::V2Dir;
+using test_support::RecordingErrorSink;
+using test_support::TempTree;
 using std::chrono::seconds;
 using S = Signal;
 
@@ -131,7 +133,7 @@ struct ManualClock {
 
 CgroupReaderOptions Options(const TempTree& tree, ManualClock* clock) {
   CgroupReaderOptions o;
-  o.roots = tree.Roots();
+  o.roots = RootsOf(tree);
   o.now = [clock] { return clock->now; };
   return o;
 }

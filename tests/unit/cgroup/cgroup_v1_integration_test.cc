@@ -27,7 +27,7 @@
 #include <vector>
 
 #include "agent/cgroup/cgroup_reader.h"
-#include "tests/unit/cgroup/cgroup_test_support.h"
+#include "tests/support/recording_error_sink.h"
 
 namespace leakwatch::internal {
 namespace {
@@ -167,7 +167,7 @@ TEST(CgroupV1Integration, ReaderReadsWhatTheKernelFilesSay) {
   for (int attempt = 0;; ++attempt) {
     const FileValues before = read_files();
     Snapshot snap;
-    cgroup_test::RecordingErrorSink errors;
+    test_support::RecordingErrorSink errors;
     reader.Read(&snap, errors);
     const FileValues after = read_files();
     if (!(before == after)) {
@@ -222,7 +222,7 @@ TEST(CgroupV1Integration, ReaderReadsWhatTheKernelFilesSay) {
   }
   ASSERT_EQ(rc, 0) << "rmdir " << mem_dir << ": " << std::strerror(errno);
   Snapshot snap;
-  cgroup_test::RecordingErrorSink errors;
+  test_support::RecordingErrorSink errors;
   reader.Read(&snap, errors);
   EXPECT_TRUE(errors.reports.empty()) << errors.Messages();
   EXPECT_EQ(snap.cgroup_path, "/" + name + "-moved");

@@ -92,8 +92,8 @@ TEST_P(FdCounterLive, CountMovesByExactlyTheFdsOpenedAndClosed) {
   }
   EXPECT_EQ(counter.directory(), "/proc/self/fd");
 
-  testing::TempDir dir;
-  ASSERT_FALSE(dir.path().empty());
+  test_support::TempTree tmp;
+  ASSERT_FALSE(tmp.dir().empty());
   const Result<uint64_t> before = counter.Count();
   ASSERT_TRUE(before.ok()) << before.error().message;
   ASSERT_GE(*before, 1u);
@@ -102,7 +102,7 @@ TEST_P(FdCounterLive, CountMovesByExactlyTheFdsOpenedAndClosed) {
     OpenFds fds;
     fds.AddPipes(3);
     fds.AddSocketPairs(2);
-    fds.AddFiles(dir.path(), 4);
+    fds.AddFiles(tmp.dir(), 4);
     fds.AddEventFds(1);
     ASSERT_EQ(fds.size(), 15u);
     const Result<uint64_t> during = counter.Count();
@@ -133,17 +133,17 @@ INSTANTIATE_TEST_SUITE_P(BothPaths, FdCounterLive, ::testing::Values(false, true
                          });
 
 TEST(FdCounterLiveErrors, MissingProcessIsAnErrorNamingTheDirectory) {
-  testing::TempDir dir;
-  const FdCounter counter(FdCounterOptions{.proc_root = dir.path(), .pid = "424242"});
+  test_support::TempTree tmp;
+  const FdCounter counter(FdCounterOptions{.proc_root = tmp.dir(), .pid = "424242"});
   EXPECT_FALSE(counter.uses_stat_size());
   const Result<uint64_t> count = counter.Count();
   ASSERT_FALSE(count.ok());
-  EXPECT_EQ(count.error().message, dir.path() + "/424242/fd: No such file or directory");
+  EXPECT_EQ(count.error().message, tmp.dir() + "/424242/fd: No such file or directory");
 }
 
 TEST(FdTypeScannerLive, CountsEachTypeExactly) {
-  testing::TempDir dir;
-  ASSERT_FALSE(dir.path().empty());
+  test_support::TempTree tmp;
+  ASSERT_FALSE(tmp.dir().empty());
   const FdTypeScanner scanner;
   EXPECT_EQ(scanner.directory(), "/proc/self/fd");
   const Result<FdTypeCounts> before = scanner.Scan();
@@ -153,7 +153,7 @@ TEST(FdTypeScannerLive, CountsEachTypeExactly) {
   OpenFds fds;
   fds.AddPipes(3);        // 6 pipe fds
   fds.AddSocketPairs(2);  // 4 socket fds
-  fds.AddFiles(dir.path(), 5);
+  fds.AddFiles(tmp.dir(), 5);
   fds.AddEventFds(2);
   fds.AddDevNull(1);
   const Result<FdTypeCounts> during = scanner.Scan();
@@ -204,10 +204,10 @@ TEST(FdTypeScannerLive, CapStopsTheScanAndSetsTruncated) {
 }
 
 TEST(FdTypeScannerLive, MissingDirectoryIsAnError) {
-  testing::TempDir dir;
-  const Result<FdTypeCounts> counts = FdTypeScanner(dir.path(), "self").Scan();
+  test_support::TempTree tmp;
+  const Result<FdTypeCounts> counts = FdTypeScanner(tmp.dir(), "self").Scan();
   ASSERT_FALSE(counts.ok());
-  EXPECT_EQ(counts.error().message, dir.path() + "/self/fd: No such file or directory");
+  EXPECT_EQ(counts.error().message, tmp.dir() + "/self/fd: No such file or directory");
 }
 
 }  // namespace

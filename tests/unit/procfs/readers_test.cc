@@ -16,12 +16,13 @@
 #include "agent/procfs/read_source.h"
 #include "agent/procfs/smaps_rollup_reader.h"
 #include "procfs_test_support.h"
+#include "tests/support/recording_error_sink.h"
 
 namespace leakwatch::internal {
 namespace {
 
+using test_support::RecordingErrorSink;
 using testing::FixtureProcRoot;
-using testing::RecordingErrorSink;
 using testing::TempProcTree;
 
 constexpr double KiB = 1024.0;
@@ -246,7 +247,7 @@ TEST_P(ProcfsReadersOnFixtures, AFileThatComesBackIsReadAgain) {
   Snapshot first;
   RecordingErrorSink errors;
   reader.Read(&first, errors);
-  EXPECT_EQ(errors.CountFor(Source::kProcStatus), 1u);
+  EXPECT_EQ(errors.Count(Source::kProcStatus), 1u);
   tree.Write("self/status", status);
   Snapshot second;
   reader.Read(&second, errors);
@@ -268,7 +269,7 @@ TEST_P(ProcfsReadersOnFixtures, LimitsFromSyscallUseGetrlimitForSelf) {
   EXPECT_EQ(snapshot.get(Signal::kMaxFds), static_cast<double>(open_files.rlim_cur));
   EXPECT_EQ(snapshot.get(Signal::kMaxFdsHard), static_cast<double>(open_files.rlim_max));
   EXPECT_EQ(snapshot.get(Signal::kVirtualMemoryMaxBytes), static_cast<double>(address_space.rlim_cur));
-  EXPECT_EQ(errors.CountFor(Source::kLimits), 0u);
+  EXPECT_EQ(errors.Count(Source::kLimits), 0u);
 }
 
 TEST_P(ProcfsReadersOnFixtures, OtherPidsReadTheLimitsFileEvenWithLimitsFromSyscall) {
