@@ -50,15 +50,17 @@ bool NextLine(std::string_view* text, std::string_view* line) {
 }
 
 bool NextField(std::string_view* text, std::string_view* field) {
-  size_t start = text->find_first_not_of(" \t\n");
-  if (start == std::string_view::npos) {
+  // Plain loops: find_first_of/find_first_not_of call memchr once per character, too slow for the tick.
+  const auto is_separator = [](char c) { return c == ' ' || c == '\t' || c == '\n'; };
+  size_t start = 0;
+  while (start < text->size() && is_separator((*text)[start])) ++start;
+  if (start == text->size()) {
     *text = {};
     return false;
   }
-  text->remove_prefix(start);
-  size_t end = text->find_first_of(" \t\n");
-  if (end == std::string_view::npos) end = text->size();
-  *field = text->substr(0, end);
+  size_t end = start;
+  while (end < text->size() && !is_separator((*text)[end])) ++end;
+  *field = text->substr(start, end - start);
   text->remove_prefix(end);
   return true;
 }
