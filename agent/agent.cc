@@ -56,25 +56,25 @@ class AgentImpl final : public Agent {
  private:
   Result<StartInfo> StartLocked() {
     const auto& clock = internal::SystemClock::Instance();
-    std::vector<std::unique_ptr<internal::SourceReader>> fast;
-    std::vector<std::unique_ptr<internal::SourceReader>> slow;
-    fast.push_back(std::make_unique<internal::ProcessReader>(
+    std::vector<std::unique_ptr<internal::SourceReader>> readers;
+    readers.push_back(std::make_unique<internal::ProcessReader>(
         internal::ProcessReaderOptions{.proc_root = options_.proc_root, .pid = options_.pid}));
     internal::CgroupReaderOptions cgroup_options;
     cgroup_options.roots = internal::CgroupRoots{
         .proc_root = options_.proc_root, .pid = options_.pid, .mount_prefix = options_.cgroup_mount_prefix};
-    fast.push_back(std::make_unique<internal::CgroupReader>(std::move(cgroup_options)));
-    uint32_t slow_every = 0;
-    if (options_.slow_period.count() > 0) {
-      slow_every = static_cast<uint32_t>((options_.slow_period.count() + options_.period.count() - 1) /
-                                         options_.period.count());
-      slow.push_back(std::make_unique<internal::SmapsRollupReader>(options_.proc_root, options_.pid));
-      slow.push_back(
+    readers.push_back(std::make_unique<internal::CgroupReader>(std::move(cgroup_options)));
+    if (options_.smaps_rollup) {
+      readers.push_back(std::make_unique<internal::SmapsRollupReader>(options_.proc_root, options_.pid));
+    }
+    if (options_.fd_types) {
+      readers.push_back(
           std::make_unique<internal::FdTypeReader>(options_.proc_root, options_.pid, options_.fd_scan_limit));
     }
+    const auto slow_every = static_cast<uint32_t>(
+        (options_.slow_period.count() + options_.period.count() - 1) / options_.period.count());
     collector_ = std::make_unique<internal::TickCollector>(
-        internal::TickCollector::Options{.period = options_.period, .slow_every = slow_every}, std::move(fast),
-        std::move(slow), clock);
+        internal::TickCollector::Options{.period = options_.period, .slow_every = slow_every},
+        std::move(readers), clock);
 
     // The first sample is taken here, so latest_snapshot() is never null once start() returned.
     auto first = collector_->Tick(0);
@@ -111,7 +111,8 @@ class AgentImpl final : public Agent {
                     listen->host, info.http_port, options_.http.metrics_path, options_.period.count());
       } else {
         info.http_error = exporter.error();
-        Log()->error("leakwatch: metrics endpoint not started, sampling goes on: {}", exporter.error().message);
+        Log()->error("leakwatch: metrics endpoint not started, sampling goes on: {}",
+                     exporter.error().message);
       }
     } else {
       Log()->info("leakwatch {} sampling every {}ms; HTTP endpoint off", LEAKWATCH_VERSION,
@@ -158,13 +159,13 @@ Result<std::unique_ptr<Agent>> Agent::Create(AgentOptions options) {
         return Error{"http.web_config_file: " + web.error().message};
       }
     }
-    if (auto st = internal::ConfigureLogging(
-            internal::LogSettings{.level = options.log.level, .sink = options.log.sink, .json = options.log.json});
+    if (auto st = internal::ConfigureLogging(internal::LogSettings{
+            .level = options.log.level, .sink = options.log.sink, .json = options.log.json});
         !st) {
       return st.error();
     }
-    auto history = History::Create(HistoryOptions{.period = options.period,
-                                                  .budget_bytes = options.history_budget_bytes});
+    auto history = History::Create(
+        HistoryOptions{.period = options.period, .budget_bytes = options.history_budget_bytes});
     if (!history) return history.error();
     return std::unique_ptr<Agent>(new AgentImpl(std::move(options), std::move(*history)));
   } catch (const std::exception& e) {

@@ -1,9 +1,10 @@
 // leakwatch_bench: Google Benchmark suite for the agent's hot paths (docs/PERFORMANCE.md has the results).
 //
-//   Tick       TickCollector::Tick() with the every-tick readers only (ProcessReader + CgroupReader on
-//              "self"), at 10 / 10,000 open fds x 10 / 1,000 threads.
+//   Tick       TickCollector::Tick() with ProcessReader + CgroupReader on "self" (no smaps_rollup, no fds by
+//              type), at 10 / 10,000 open fds x 10 / 1,000 threads: a regular tick (BM_Tick), a slow tick
+//              (BM_TickSlow) and the mean over the default cycle of one slow tick in ten (BM_TickCycle).
 //   Breakdown  each reader alone, and the pieces of each reader (the /proc and cgroup files read one by one).
-//   Alt        cheaper sources for the same numbers, and a prototype parse (data for the proposals).
+//   Alt        other sources of the CPU time, measured and not used.
 //   FdCount    FdCounter::Count() with the stat() fast path vs the getdents64 path, at 10 and 10,000 fds.
 //   Slow       SmapsRollupReader and FdTypeReader (the slow-cadence readers).
 //   Scrape     SnapshotCollectable::Collect() + prometheus::TextSerializer over a snapshot with every signal
@@ -23,6 +24,7 @@
 #include <prometheus/text_serializer.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/times.h>
 
 #include <chrono>
 #include <cstdio>
@@ -94,12 +96,14 @@ void SetShapeCounters(benchmark::State& state, const Snapshot& snap, uint64_t er
   state.counters["errors"] = static_cast<double>(errors);
 }
 
-// ---- one full tick (every-tick readers only) ------------------------------------------------------------
+// ---- one full tick (ProcessReader + CgroupReader) ---------------------------------------------------------
 
-void BM_Tick(benchmark::State& state) {
+// slow_every: 0 = regular ticks only (after the first), 1 = every tick slow, 10 = the default cycle.
+void RunTicks(benchmark::State& state, uint32_t slow_every) {
   if (!ShapeProcess(state, state.range(0), state.range(1))) return;
-  li::TickCollector collector(li::TickCollector::Options{.period = std::chrono::seconds(1), .slow_every = 0},
-                              EveryTickReaders(), {}, li::SystemClock::Instance());
+  li::TickCollector collector(
+      li::TickCollector::Options{.period = std::chrono::seconds(1), .slow_every = slow_every},
+      EveryTickReaders(), li::SystemClock::Instance());
   collector.Tick(0);  // the first tick opens the files that later ticks re-read with pread()
   std::shared_ptr<Snapshot> last;
   for (auto _ : state) {
@@ -111,45 +115,96 @@ void BM_Tick(benchmark::State& state) {
     errors += collector.error_count(static_cast<Source>(i));
   if (last) SetShapeCounters(state, *last, errors);
 }
+
+void BM_Tick(benchmark::State& state) { RunTicks(state, 0); }
+void BM_TickSlow(benchmark::State& state) { RunTicks(state, 1); }
+void BM_TickCycle(benchmark::State& state) { RunTicks(state, 10); }
 BENCHMARK(BM_Tick)
     ->ArgNames({"fds", "threads"})
     ->Args({10, 10})
     ->Args({10000, 10})
     ->Args({10, 1000})
     ->Args({10000, 1000});
+BENCHMARK(BM_TickSlow)->ArgNames({"fds", "threads"})->Args({10, 10})->Args({10000, 1000});
+BENCHMARK(BM_TickCycle)->ArgNames({"fds", "threads"})->Args({10, 10})->Args({10000, 1000});
 
 // ---- each every-tick reader alone -----------------------------------------------------------------------
 
 template <typename MakeReader>
-void RunReader(benchmark::State& state, MakeReader make) {
+void RunReader(benchmark::State& state, MakeReader make, li::TickKind tick = li::TickKind::kRegular) {
   if (!ShapeProcess(state, state.range(0), state.range(1))) return;
   auto reader = make();
   CountingSink sink;
   Snapshot snap;
-  reader->Read(&snap, sink);
+  reader->Read(li::TickKind::kSlow, &snap, sink);
   for (auto _ : state) {
-    reader->Read(&snap, sink);
+    reader->Read(tick, &snap, sink);
     benchmark::ClobberMemory();
   }
   SetShapeCounters(state, snap, sink.errors);
 }
 
-void BM_ProcessReader(benchmark::State& state) {
-  RunReader(state, [] { return std::make_unique<li::ProcessReader>(li::ProcessReaderOptions{}); });
+void BM_ProcessReader(benchmark::State& state, li::TickKind tick) {
+  RunReader(
+      state, [] { return std::make_unique<li::ProcessReader>(li::ProcessReaderOptions{}); }, tick);
 }
-BENCHMARK(BM_ProcessReader)
+BENCHMARK_CAPTURE(BM_ProcessReader, regular, li::TickKind::kRegular)
     ->ArgNames({"fds", "threads"})
     ->Args({10, 10})
     ->Args({10000, 10})
     ->Args({10, 1000})
     ->Args({10000, 1000});
+BENCHMARK_CAPTURE(BM_ProcessReader, slow, li::TickKind::kSlow)
+    ->ArgNames({"fds", "threads"})
+    ->Args({10, 10})
+    ->Args({10000, 1000});
 
-void BM_CgroupReader(benchmark::State& state) {
-  RunReader(state, [] { return std::make_unique<li::CgroupReader>(li::CgroupReaderOptions{}); });
+void BM_CgroupReader(benchmark::State& state, li::TickKind tick) {
+  RunReader(
+      state, [] { return std::make_unique<li::CgroupReader>(li::CgroupReaderOptions{}); }, tick);
 }
-BENCHMARK(BM_CgroupReader)->ArgNames({"fds", "threads"})->Args({10, 10})->Args({10000, 1000});
+BENCHMARK_CAPTURE(BM_CgroupReader, regular, li::TickKind::kRegular)
+    ->ArgNames({"fds", "threads"})
+    ->Args({10, 10})
+    ->Args({10000, 1000});
+BENCHMARK_CAPTURE(BM_CgroupReader, slow, li::TickKind::kSlow)->ArgNames({"fds", "threads"})->Args({10, 10});
 
 // ---- the pieces of ProcessReader (same calls as the reader, made one by one) ----------------------------
+// Every tick: statm, the task link count, times(), the fd count (BM_FdCount), getrlimit. Slow ticks: stat
+// (start time; its cost grows with the thread count) and status.
+
+void BM_Part_ProcSelfStatm(benchmark::State& state) {
+  if (!ShapeProcess(state, state.range(0), state.range(1))) return;
+  li::ReusableFile file("/proc/self/statm");
+  for (auto _ : state) {
+    auto text = file.Read();
+    benchmark::DoNotOptimize(text);
+  }
+}
+BENCHMARK(BM_Part_ProcSelfStatm)->ArgNames({"fds", "threads"})->Args({10, 10})->Args({10, 1000});
+
+// stat("/proc/self/task").st_nlink is 2 + the number of threads (ThreadCounter).
+void BM_Part_TaskDirNlink(benchmark::State& state) {
+  if (!ShapeProcess(state, state.range(0), state.range(1))) return;
+  struct stat info {};
+  for (auto _ : state) {
+    ::stat("/proc/self/task", &info);
+    benchmark::DoNotOptimize(info.st_nlink);
+  }
+  state.counters["threads_from_nlink"] = static_cast<double>(info.st_nlink) - 2;
+}
+BENCHMARK(BM_Part_TaskDirNlink)->ArgNames({"fds", "threads"})->Args({10, 10})->Args({10, 1000});
+
+// times(2): user and system CPU of the process; the kernel sums every thread, so O(threads).
+void BM_Part_Times(benchmark::State& state) {
+  if (!ShapeProcess(state, state.range(0), state.range(1))) return;
+  for (auto _ : state) {
+    struct tms now {};
+    benchmark::DoNotOptimize(::times(&now));
+    benchmark::DoNotOptimize(now);
+  }
+}
+BENCHMARK(BM_Part_Times)->ArgNames({"fds", "threads"})->Args({10, 10})->Args({10, 1000});
 
 void BM_Part_ProcSelfStat(benchmark::State& state) {
   if (!ShapeProcess(state, state.range(0), state.range(1))) return;
@@ -193,18 +248,8 @@ void BM_Part_SnapshotAlloc(benchmark::State& state) {
 }
 BENCHMARK(BM_Part_SnapshotAlloc);
 
-// ---- cheaper sources for the same numbers (data for the proposals; not used by the agent) ---------------
-
-// /proc/self/statm: size and resident pages (no VmHWM, RssAnon/File/Shmem split or VmSwap).
-void BM_Alt_ProcSelfStatm(benchmark::State& state) {
-  if (!ShapeProcess(state, state.range(0), state.range(1))) return;
-  li::ReusableFile file("/proc/self/statm");
-  for (auto _ : state) {
-    auto text = file.Read();
-    benchmark::DoNotOptimize(text);
-  }
-}
-BENCHMARK(BM_Alt_ProcSelfStatm)->ArgNames({"fds", "threads"})->Args({10, 10})->Args({10, 1000});
+// ---- other sources of the CPU time, not used: both also sum every thread, and cost more than times()
+// -------
 
 // Process CPU time (user + system, not split) without formatting /proc/self/stat.
 void BM_Alt_ClockProcessCputime(benchmark::State& state) {
@@ -224,23 +269,7 @@ void BM_Alt_GetrusageSelf(benchmark::State& state) {
 }
 BENCHMARK(BM_Alt_GetrusageSelf)->ArgNames({"fds", "threads"})->Args({10, 10})->Args({10, 1000});
 
-// The thread count in O(1): stat("/proc/self/task").st_nlink is 2 + the number of threads.
-void BM_Alt_TaskDirNlink(benchmark::State& state) {
-  if (!ShapeProcess(state, state.range(0), state.range(1))) return;
-  struct stat info {};
-  for (auto _ : state) {
-    ::stat("/proc/self/task", &info);
-    benchmark::DoNotOptimize(info.st_nlink);
-  }
-  state.counters["threads_from_nlink"] = static_cast<double>(info.st_nlink) - 2;
-}
-BENCHMARK(BM_Alt_TaskDirNlink)->ArgNames({"fds", "threads"})->Args({10, 10})->Args({10, 1000});
-
-// Parsing the live memory.stat text (read once): the agent's ParseFlatKeyedFile vs a prototype single pass
-// (below) that differs in two ways: whitespace is tested with a comparison instead of
-// string_view::find_first_of(" \t\n") (one memchr call per character in libstdc++), and entries are appended
-// without first searching the ones already parsed (a linear Get() per line makes the parse quadratic in the
-// number of keys; FlatKeyedFile::Get() scans from the front, so the first of repeated keys still wins).
+// Parsing the live memory.stat text (read once): the user-space part of the cgroup reader's biggest cost.
 std::string MemoryStatText() {
   auto location = li::LocateCgroup(li::CgroupRoots{});
   if (!location.ok() || location->memory_dir.empty()) return {};
@@ -248,7 +277,7 @@ std::string MemoryStatText() {
   return text.ok() ? *text : std::string();
 }
 
-void BM_Alt_ParseMemoryStat_Current(benchmark::State& state) {
+void BM_Part_ParseMemoryStat(benchmark::State& state) {
   const std::string text = MemoryStatText();
   if (text.empty()) {
     state.SkipWithError("no memory.stat");
@@ -261,58 +290,7 @@ void BM_Alt_ParseMemoryStat_Current(benchmark::State& state) {
   }
   state.counters["keys"] = static_cast<double>(flat.size());
 }
-BENCHMARK(BM_Alt_ParseMemoryStat_Current);
-
-struct PrototypeFlat {
-  std::vector<std::pair<std::string_view, uint64_t>> entries;
-  size_t malformed = 0;
-};
-
-bool IsBlank(char ch) { return ch == ' ' || ch == '\t'; }
-
-void PrototypeParseFlat(std::string_view text, PrototypeFlat* out) {
-  out->entries.clear();
-  out->malformed = 0;
-  size_t pos = 0;
-  const size_t n = text.size();
-  while (pos < n) {
-    size_t end = text.find('\n', pos);
-    if (end == std::string_view::npos) end = n;
-    size_t i = pos;
-    pos = end + 1;
-    while (i < end && IsBlank(text[i])) ++i;
-    if (i == end) continue;  // blank line
-    const size_t key_start = i;
-    while (i < end && !IsBlank(text[i])) ++i;
-    const std::string_view key = text.substr(key_start, i - key_start);
-    while (i < end && IsBlank(text[i])) ++i;
-    const size_t value_start = i;
-    while (i < end && !IsBlank(text[i])) ++i;
-    const std::string_view value = text.substr(value_start, i - value_start);
-    while (i < end && IsBlank(text[i])) ++i;
-    const auto v = i == end && !value.empty() ? li::ParseU64(value) : std::nullopt;
-    if (!v) {
-      ++out->malformed;
-      continue;
-    }
-    out->entries.emplace_back(key, *v);
-  }
-}
-
-void BM_Alt_ParseMemoryStat_Prototype(benchmark::State& state) {
-  const std::string text = MemoryStatText();
-  if (text.empty()) {
-    state.SkipWithError("no memory.stat");
-    return;
-  }
-  PrototypeFlat flat;
-  for (auto _ : state) {
-    PrototypeParseFlat(text, &flat);
-    benchmark::DoNotOptimize(flat.entries.size());
-  }
-  state.counters["keys"] = static_cast<double>(flat.entries.size());
-}
-BENCHMARK(BM_Alt_ParseMemoryStat_Prototype);
+BENCHMARK(BM_Part_ParseMemoryStat);
 
 // ---- fd count: stat() fast path vs getdents64 -----------------------------------------------------------
 
@@ -342,12 +320,14 @@ BENCHMARK_CAPTURE(BM_FdCount, getdents, true)->ArgName("fds")->Arg(10000);
 // ---- slow readers ---------------------------------------------------------------------------------------
 
 void BM_SmapsRollupReader(benchmark::State& state) {
-  RunReader(state, [] { return std::make_unique<li::SmapsRollupReader>(); });
+  RunReader(
+      state, [] { return std::make_unique<li::SmapsRollupReader>(); }, li::TickKind::kSlow);
 }
 BENCHMARK(BM_SmapsRollupReader)->ArgNames({"fds", "threads"})->Args({10, 10})->Args({10000, 1000});
 
 void BM_FdTypeReader(benchmark::State& state) {
-  RunReader(state, [] { return std::make_unique<li::FdTypeReader>(); });
+  RunReader(
+      state, [] { return std::make_unique<li::FdTypeReader>(); }, li::TickKind::kSlow);
 }
 BENCHMARK(BM_FdTypeReader)->ArgNames({"fds", "threads"})->Args({10, 10})->Args({10000, 10});
 

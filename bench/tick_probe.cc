@@ -5,9 +5,10 @@
 // Builds the readers the agent runs on every tick (ProcessReader + CgroupReader; with --readers process only
 // ProcessReader, for a like-for-like comparison with collectors that read no cgroup files) with pid = PID,
 // runs one warm-up tick (it opens the files that later ticks re-read with pread()), then N ticks through
-// TickCollector, timing each with CLOCK_THREAD_CPUTIME_ID (the CPU this thread spent, kernel time of the
-// /proc reads included). For a pid other than "self" the limits come from /proc/PID/limits (no getrlimit for
-// another process) and the fd count uses stat() st_size on Linux >= 6.2, as for "self".
+// TickCollector in the agent's default cycle (one slow tick in ten), timing each with CLOCK_THREAD_CPUTIME_ID
+// (the CPU this thread spent, kernel time of the /proc reads included). For a pid other than "self" the
+// limits come from /proc/PID/limits (no getrlimit for another process) and the fd count uses stat() st_size
+// on Linux >= 6.2, as for "self".
 //
 // Prints one line of key=value pairs (CPU microseconds per tick: median, p90, mean, min, max; wall median;
 // the reader errors and the open fds / threads the last tick saw). Exit status 1 on bad arguments, 2 when a
@@ -89,8 +90,10 @@ int main(int argc, char** argv) {
     cgroup_options.roots.pid = pid;
     readers.push_back(std::make_unique<li::CgroupReader>(std::move(cgroup_options)));
   }
-  li::TickCollector collector(li::TickCollector::Options{.period = std::chrono::seconds(1), .slow_every = 0},
-                              std::move(readers), {}, li::SystemClock::Instance());
+  // The agent's default cycle, one slow tick in ten: the median is a regular tick, the mean includes slow
+  // ones.
+  li::TickCollector collector(li::TickCollector::Options{.period = std::chrono::seconds(1), .slow_every = 10},
+                              std::move(readers), li::SystemClock::Instance());
   auto last = collector.Tick(0);
 
   std::vector<double> cpu_us;

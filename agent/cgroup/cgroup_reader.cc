@@ -12,19 +12,32 @@ namespace leakwatch::internal {
 namespace {
 
 constexpr std::array kOwnedSignals = {
-    Signal::kCgroupMemoryUsageBytes,        Signal::kCgroupMemoryLimitBytes,
-    Signal::kCgroupMemoryHighBytes,         Signal::kCgroupMemoryWorkingSetBytes,
-    Signal::kCgroupMemoryAnonBytes,         Signal::kCgroupMemoryFileBytes,
-    Signal::kCgroupMemoryKernelBytes,       Signal::kCgroupMemorySockBytes,
-    Signal::kCgroupMemoryShmemBytes,        Signal::kCgroupMemoryInactiveFileBytes,
-    Signal::kCgroupMemorySwapBytes,         Signal::kCgroupMemoryEventsLowTotal,
-    Signal::kCgroupMemoryEventsHighTotal,   Signal::kCgroupMemoryEventsMaxTotal,
-    Signal::kCgroupMemoryEventsOomTotal,    Signal::kCgroupMemoryEventsOomKillTotal,
-    Signal::kCgroupPidsCurrent,             Signal::kCgroupPidsMax,
-    Signal::kMemoryPressureSomeAvg10,       Signal::kMemoryPressureSomeAvg60,
-    Signal::kMemoryPressureSomeAvg300,      Signal::kMemoryPressureFullAvg10,
-    Signal::kMemoryPressureFullAvg60,       Signal::kMemoryPressureFullAvg300,
-    Signal::kMemoryPressureSomeSecondsTotal, Signal::kMemoryPressureFullSecondsTotal,
+    Signal::kCgroupMemoryUsageBytes,
+    Signal::kCgroupMemoryLimitBytes,
+    Signal::kCgroupMemoryHighBytes,
+    Signal::kCgroupMemoryWorkingSetBytes,
+    Signal::kCgroupMemoryAnonBytes,
+    Signal::kCgroupMemoryFileBytes,
+    Signal::kCgroupMemoryKernelBytes,
+    Signal::kCgroupMemorySockBytes,
+    Signal::kCgroupMemoryShmemBytes,
+    Signal::kCgroupMemoryInactiveFileBytes,
+    Signal::kCgroupMemorySwapBytes,
+    Signal::kCgroupMemoryEventsLowTotal,
+    Signal::kCgroupMemoryEventsHighTotal,
+    Signal::kCgroupMemoryEventsMaxTotal,
+    Signal::kCgroupMemoryEventsOomTotal,
+    Signal::kCgroupMemoryEventsOomKillTotal,
+    Signal::kCgroupPidsCurrent,
+    Signal::kCgroupPidsMax,
+    Signal::kMemoryPressureSomeAvg10,
+    Signal::kMemoryPressureSomeAvg60,
+    Signal::kMemoryPressureSomeAvg300,
+    Signal::kMemoryPressureFullAvg10,
+    Signal::kMemoryPressureFullAvg60,
+    Signal::kMemoryPressureFullAvg300,
+    Signal::kMemoryPressureSomeSecondsTotal,
+    Signal::kMemoryPressureFullSecondsTotal,
 };
 
 bool Exists(const std::string& path) {
@@ -43,6 +56,12 @@ std::unique_ptr<ReusableFile> Optional(const std::string& dir, std::string_view 
   return std::make_unique<ReusableFile>(std::move(path));
 }
 
+void ClearOwnedSignals(TickKind tick, Snapshot* snapshot) {
+  for (Signal s : kOwnedSignals) {
+    if (tick == TickKind::kSlow || GetSignalInfo(s).cadence == Cadence::kEveryTick) snapshot->clear(s);
+  }
+}
+
 void SetBytes(Snapshot* s, Signal signal, std::optional<uint64_t> v) {
   if (v) s->set(signal, static_cast<double>(*v));
 }
@@ -51,9 +70,10 @@ void SetBytes(Snapshot* s, Signal signal, std::optional<uint64_t> v) {
 
 struct CgroupReader::Files {
   // memory (both versions unless noted)
-  std::unique_ptr<ReusableFile> usage;        // memory.current | memory.usage_in_bytes
-  std::unique_ptr<ReusableFile> limit;        // memory.max | memory.limit_in_bytes
-  std::vector<std::unique_ptr<ReusableFile>> ancestor_limits;  // v2: memory.max of ancestors below the mount root
+  std::unique_ptr<ReusableFile> usage;  // memory.current | memory.usage_in_bytes
+  std::unique_ptr<ReusableFile> limit;  // memory.max | memory.limit_in_bytes
+  std::vector<std::unique_ptr<ReusableFile>>
+      ancestor_limits;                        // v2: memory.max of ancestors below the mount root
   std::unique_ptr<ReusableFile> high;         // v2 memory.high
   std::unique_ptr<ReusableFile> stat;         // memory.stat
   std::unique_ptr<ReusableFile> events;       // v2 memory.events
@@ -155,8 +175,9 @@ CgroupReader::CgroupReader(CgroupReaderOptions options)
       Log()->info("cgroup: no memory cgroup found for pid {}; cgroup memory signals are absent",
                   options_.roots.pid);
     } else {
-      Log()->info("cgroup: v{} memory cgroup {} at {}; pids: {}; pressure: {}", location_.version, location_.path,
-                  location_.memory_dir, location_.pids_dir.empty() ? "none" : location_.pids_dir,
+      Log()->info("cgroup: v{} memory cgroup {} at {}; pids: {}; pressure: {}", location_.version,
+                  location_.path, location_.memory_dir,
+                  location_.pids_dir.empty() ? "none" : location_.pids_dir,
                   location_.pressure_file.empty() ? "none" : location_.pressure_file);
     }
   } catch (const std::exception& e) {
@@ -196,8 +217,10 @@ void CgroupReader::Adopt(CgroupLocation location) {
     // Ancestors strictly between the mount root (the root cgroup has no memory.max) and the cgroup itself.
     const std::string& mount = location_.memory_mount_dir;
     if (dir.size() > mount.size() && dir.compare(0, mount.size(), mount) == 0) {
-      for (size_t pos = dir.find('/', mount.size() + 1); pos != std::string::npos; pos = dir.find('/', pos + 1)) {
-        if (auto file = Optional(dir.substr(0, pos), "memory.max")) f->ancestor_limits.push_back(std::move(file));
+      for (size_t pos = dir.find('/', mount.size() + 1); pos != std::string::npos;
+           pos = dir.find('/', pos + 1)) {
+        if (auto file = Optional(dir.substr(0, pos), "memory.max"))
+          f->ancestor_limits.push_back(std::move(file));
       }
     }
   }
@@ -222,7 +245,8 @@ bool CgroupReader::MaybeRelocate() {
   // becoming unavailable) keeps the current files, so the failure stays visible.
   const CgroupLocation& old = location_;
   const bool moved = locate_error_.has_value() || loc->version != old.version || loc->path != old.path ||
-                     loc->memory_dir != old.memory_dir || (!loc->pids_dir.empty() && loc->pids_dir != old.pids_dir);
+                     loc->memory_dir != old.memory_dir ||
+                     (!loc->pids_dir.empty() && loc->pids_dir != old.pids_dir);
   if (!moved) return false;
   Log()->info("cgroup: now in v{} memory cgroup {} (was v{} {})", loc->version, loc->path, old.version,
               old.path.empty() ? "none" : old.path);
@@ -230,39 +254,41 @@ bool CgroupReader::MaybeRelocate() {
   return true;
 }
 
-void CgroupReader::Read(Snapshot* snapshot, ErrorSink& errors) {
+void CgroupReader::Read(TickKind tick, Snapshot* snapshot, ErrorSink& errors) {
   try {
     Pending pending;
-    for (Signal s : kOwnedSignals) snapshot->clear(s);
-    ReadAll(snapshot, &pending);
+    ClearOwnedSignals(tick, snapshot);
+    ReadAll(tick, snapshot, &pending);
     if (pending.any() && MaybeRelocate()) {
-      for (Signal s : kOwnedSignals) snapshot->clear(s);
+      ClearOwnedSignals(tick, snapshot);
       pending.Clear();
-      ReadAll(snapshot, &pending);
+      ReadAll(tick, snapshot, &pending);
     }
     pending.ReportTo(errors);
   } catch (const std::exception& e) {
-    errors.Report(Source::kCgroupMemory, Error{std::string("cgroup reader: unexpected exception: ") + e.what()});
+    errors.Report(Source::kCgroupMemory,
+                  Error{std::string("cgroup reader: unexpected exception: ") + e.what()});
   } catch (...) {
     errors.Report(Source::kCgroupMemory, Error{"cgroup reader: unexpected exception"});
   }
 }
 
-void CgroupReader::ReadAll(Snapshot* snapshot, Pending* pending) {
+void CgroupReader::ReadAll(TickKind tick, Snapshot* snapshot, Pending* pending) {
   snapshot->cgroup_version = location_.version;
   snapshot->cgroup_path = location_.path;
   if (locate_error_) {
     pending->Add(Source::kCgroupMemory, *locate_error_);
     return;
   }
-  if (location_.version == 1) ReadMemoryV1(snapshot, pending);
-  if (location_.version == 2) ReadMemoryV2(snapshot, pending);
+  if (location_.version == 1) ReadMemoryV1(tick, snapshot, pending);
+  if (location_.version == 2) ReadMemoryV2(tick, snapshot, pending);
   if (files_->pids_current) ReadPids(snapshot, pending);
-  if (files_->pressure) ReadPressure(snapshot, pending);
+  if (tick == TickKind::kSlow && files_->pressure) ReadPressure(snapshot, pending);
 }
 
-void CgroupReader::ReadMemoryV1(Snapshot* s, Pending* p) {
+void CgroupReader::ReadMemoryV1(TickKind tick, Snapshot* s, Pending* p) {
   constexpr Source kSrc = Source::kCgroupMemory;
+  constexpr Source kDetail = Source::kCgroupMemoryDetail;
   Files& f = *files_;
   const auto usage = p->Value(*f.usage, kSrc);
   const auto limit = p->Limit(*f.limit, kSrc);
@@ -275,7 +301,8 @@ void CgroupReader::ReadMemoryV1(Snapshot* s, Pending* p) {
     } else if (have_stat) {
       // Unlimited here, but an ancestor's limit applies (v1 hierarchies are always hierarchical on >= 5.x).
       auto hierarchical = stat_.Get("hierarchical_memory_limit");
-      if (hierarchical && !IsUnlimitedValue(*hierarchical)) SetBytes(s, Signal::kCgroupMemoryLimitBytes, hierarchical);
+      if (hierarchical && !IsUnlimitedValue(*hierarchical))
+        SetBytes(s, Signal::kCgroupMemoryLimitBytes, hierarchical);
     }
   }
   if (have_stat) {
@@ -286,23 +313,28 @@ void CgroupReader::ReadMemoryV1(Snapshot* s, Pending* p) {
     SetBytes(s, Signal::kCgroupMemoryShmemBytes, stat_.GetFirst({"total_shmem", "shmem"}));
     SetBytes(s, Signal::kCgroupMemoryInactiveFileBytes, inactive_file);
     if (usage && inactive_file) {
-      SetBytes(s, Signal::kCgroupMemoryWorkingSetBytes, *usage > *inactive_file ? *usage - *inactive_file : 0);
+      SetBytes(s, Signal::kCgroupMemoryWorkingSetBytes,
+               *usage > *inactive_file ? *usage - *inactive_file : 0);
     }
   }
-  if (f.kmem) SetBytes(s, Signal::kCgroupMemoryKernelBytes, p->Value(*f.kmem, kSrc));
-  if (f.kmem_tcp) SetBytes(s, Signal::kCgroupMemorySockBytes, p->Value(*f.kmem_tcp, kSrc));
+  if (tick != TickKind::kSlow) return;
+  if (f.kmem) SetBytes(s, Signal::kCgroupMemoryKernelBytes, p->Value(*f.kmem, kDetail));
+  if (f.kmem_tcp) SetBytes(s, Signal::kCgroupMemorySockBytes, p->Value(*f.kmem_tcp, kDetail));
   if (f.memsw) {
     // memsw = memory + swap, read a moment after usage: clamp the difference at 0.
-    const auto memsw = p->Value(*f.memsw, kSrc);
+    const auto memsw = p->Value(*f.memsw, kDetail);
     if (memsw && usage) SetBytes(s, Signal::kCgroupMemorySwapBytes, *memsw > *usage ? *memsw - *usage : 0);
   }
-  SetBytes(s, Signal::kCgroupMemoryEventsMaxTotal, p->Value(*f.failcnt, kSrc));
+  SetBytes(s, Signal::kCgroupMemoryEventsMaxTotal, p->Value(*f.failcnt, kDetail));
   FlatKeyedFile& oom = events_;
-  if (p->Flat(*f.oom_control, kSrc, &oom)) SetBytes(s, Signal::kCgroupMemoryEventsOomKillTotal, oom.Get("oom_kill"));
+  if (p->Flat(*f.oom_control, kDetail, &oom)) {
+    SetBytes(s, Signal::kCgroupMemoryEventsOomKillTotal, oom.Get("oom_kill"));
+  }
 }
 
-void CgroupReader::ReadMemoryV2(Snapshot* s, Pending* p) {
+void CgroupReader::ReadMemoryV2(TickKind tick, Snapshot* s, Pending* p) {
   constexpr Source kSrc = Source::kCgroupMemory;
+  constexpr Source kDetail = Source::kCgroupMemoryDetail;
   Files& f = *files_;
   const auto usage = p->Value(*f.usage, kSrc);
   SetBytes(s, Signal::kCgroupMemoryUsageBytes, usage);
@@ -312,8 +344,10 @@ void CgroupReader::ReadMemoryV2(Snapshot* s, Pending* p) {
   bool limit_known = true;
   auto take = [&](ReusableFile& file) {
     const auto v = p->Limit(file, kSrc);
-    if (!v) limit_known = false;
-    else if (*v && (!limit || **v < *limit)) limit = **v;
+    if (!v)
+      limit_known = false;
+    else if (*v && (!limit || **v < *limit))
+      limit = **v;
   };
   take(*f.limit);
   for (auto& ancestor : f.ancestor_limits) take(*ancestor);
@@ -325,22 +359,26 @@ void CgroupReader::ReadMemoryV2(Snapshot* s, Pending* p) {
     const auto inactive_file = stat_.Get("inactive_file");
     SetBytes(s, Signal::kCgroupMemoryAnonBytes, stat_.Get("anon"));
     SetBytes(s, Signal::kCgroupMemoryFileBytes, stat_.Get("file"));
-    SetBytes(s, Signal::kCgroupMemoryKernelBytes, stat_.Get("kernel"));  // kernels >= 5.18
-    SetBytes(s, Signal::kCgroupMemorySockBytes, stat_.Get("sock"));
+    if (tick == TickKind::kSlow) {
+      SetBytes(s, Signal::kCgroupMemoryKernelBytes, stat_.Get("kernel"));  // kernels >= 5.18
+      SetBytes(s, Signal::kCgroupMemorySockBytes, stat_.Get("sock"));
+    }
     SetBytes(s, Signal::kCgroupMemoryShmemBytes, stat_.Get("shmem"));
     SetBytes(s, Signal::kCgroupMemoryInactiveFileBytes, inactive_file);
     if (usage && inactive_file) {
-      SetBytes(s, Signal::kCgroupMemoryWorkingSetBytes, *usage > *inactive_file ? *usage - *inactive_file : 0);
+      SetBytes(s, Signal::kCgroupMemoryWorkingSetBytes,
+               *usage > *inactive_file ? *usage - *inactive_file : 0);
     }
   }
-  if (p->Flat(*f.events, kSrc, &events_)) {
+  if (tick != TickKind::kSlow) return;
+  if (p->Flat(*f.events, kDetail, &events_)) {
     SetBytes(s, Signal::kCgroupMemoryEventsLowTotal, events_.Get("low"));
     SetBytes(s, Signal::kCgroupMemoryEventsHighTotal, events_.Get("high"));
     SetBytes(s, Signal::kCgroupMemoryEventsMaxTotal, events_.Get("max"));
     SetBytes(s, Signal::kCgroupMemoryEventsOomTotal, events_.Get("oom"));
     SetBytes(s, Signal::kCgroupMemoryEventsOomKillTotal, events_.Get("oom_kill"));
   }
-  if (f.swap) SetBytes(s, Signal::kCgroupMemorySwapBytes, p->Value(*f.swap, kSrc));
+  if (f.swap) SetBytes(s, Signal::kCgroupMemorySwapBytes, p->Value(*f.swap, kDetail));
 }
 
 void CgroupReader::ReadPids(Snapshot* s, Pending* p) {
@@ -370,7 +408,8 @@ void CgroupReader::ReadPressure(Snapshot* s, Pending* p) {
     s->set(Signal::kMemoryPressureFullAvg10, psi->full->avg10);
     s->set(Signal::kMemoryPressureFullAvg60, psi->full->avg60);
     s->set(Signal::kMemoryPressureFullAvg300, psi->full->avg300);
-    s->set(Signal::kMemoryPressureFullSecondsTotal, static_cast<double>(psi->full->total_us) / kMicrosPerSecond);
+    s->set(Signal::kMemoryPressureFullSecondsTotal,
+           static_cast<double>(psi->full->total_us) / kMicrosPerSecond);
   }
 }
 

@@ -74,7 +74,8 @@ void ReadDuration(const YAML::Node& map, const char* key, const std::string& fie
 }
 
 template <typename Int>
-void ReadInteger(const YAML::Node& map, const char* key, const std::string& field, Int* out, ErrorList& errors) {
+void ReadInteger(const YAML::Node& map, const char* key, const std::string& field, Int* out,
+                 ErrorList& errors) {
   const YAML::Node node = map[key];
   if (!node) return;
   const auto v = node.IsScalar() ? ParseU64(node.Scalar()) : std::nullopt;
@@ -96,7 +97,8 @@ void ReadString(const YAML::Node& map, const char* key, const std::string& field
   *out = node.Scalar();
 }
 
-void ReadBool(const YAML::Node& map, const char* key, const std::string& field, bool* out, ErrorList& errors) {
+void ReadBool(const YAML::Node& map, const char* key, const std::string& field, bool* out,
+              ErrorList& errors) {
   const YAML::Node node = map[key];
   if (!node) return;
   if (node.IsScalar() && (node.Scalar() == "true" || node.Scalar() == "false")) {
@@ -179,9 +181,14 @@ Status ApplyConfigText(std::string_view text, const std::string& file_name, Agen
     return Error{errors.str()};
   }
   try {
-    CheckKeys(root, "", {"period", "slow_period", "fd_scan_limit", "history_budget_bytes", "http", "log"}, errors);
+    CheckKeys(root, "",
+              {"period", "slow_period", "smaps_rollup", "fd_types", "fd_scan_limit", "history_budget_bytes",
+               "http", "log"},
+              errors);
     ReadDuration(root, "period", "period", &options->period, errors);
     ReadDuration(root, "slow_period", "slow_period", &options->slow_period, errors);
+    ReadBool(root, "smaps_rollup", "smaps_rollup", &options->smaps_rollup, errors);
+    ReadBool(root, "fd_types", "fd_types", &options->fd_types, errors);
     ReadInteger(root, "fd_scan_limit", "fd_scan_limit", &options->fd_scan_limit, errors);
     ReadInteger(root, "history_budget_bytes", "history_budget_bytes", &options->history_budget_bytes, errors);
     if (const YAML::Node http = root["http"]) {
@@ -231,7 +238,8 @@ std::optional<std::string> GetEnv(const char* name) {
 Status ApplyEnvironment(const EnvLookup& env, AgentOptions* options) {
   std::vector<std::string> errors;
   if (auto path = env("LEAKWATCH_CONFIG"); path && !path->empty()) {
-    if (auto st = ApplyConfigFile(*path, options); !st) errors.push_back("LEAKWATCH_CONFIG: " + st.error().message);
+    if (auto st = ApplyConfigFile(*path, options); !st)
+      errors.push_back("LEAKWATCH_CONFIG: " + st.error().message);
   }
   if (auto listen = env("LEAKWATCH_LISTEN"); listen && !listen->empty()) {
     if (auto parsed = ParseListen(*listen); !parsed) {
@@ -250,9 +258,9 @@ Status ValidateOptions(const AgentOptions& o) {
   if (o.period < milliseconds(100) || o.period > milliseconds(60'000)) {
     errors.push_back("period: " + ms(o.period) + " is outside 100ms .. 60s");
   }
-  if (o.slow_period.count() != 0 && (o.slow_period < o.period || o.slow_period > milliseconds(3'600'000))) {
-    errors.push_back("slow_period: " + ms(o.slow_period) + " must be 0 (off) or between the period (" +
-                     ms(o.period) + ") and 1h");
+  if (o.slow_period < o.period || o.slow_period > milliseconds(3'600'000)) {
+    errors.push_back("slow_period: " + ms(o.slow_period) + " must be between the period (" + ms(o.period) +
+                     ") and 1h (to turn the costly scans off, set smaps_rollup: false or fd_types: false)");
   }
   if (o.fd_scan_limit < 1 || o.fd_scan_limit > 10'000'000) {
     errors.push_back("fd_scan_limit: " + std::to_string(o.fd_scan_limit) + " is outside 1 .. 10000000");
@@ -261,10 +269,12 @@ Status ValidateOptions(const AgentOptions& o) {
     errors.push_back("history_budget_bytes: " + std::to_string(o.history_budget_bytes) +
                      " is outside 65536 .. 1073741824");
   }
-  if (auto listen = ParseListen(o.http.listen); !listen) errors.push_back("http.listen: " + listen.error().message);
+  if (auto listen = ParseListen(o.http.listen); !listen)
+    errors.push_back("http.listen: " + listen.error().message);
   if (o.http.metrics_path.empty() || o.http.metrics_path.front() != '/' ||
       o.http.metrics_path.find_first_of(" ?#") != std::string::npos) {
-    errors.push_back("http.metrics_path: \"" + o.http.metrics_path + "\" must start with / and hold no space, ? or #");
+    errors.push_back("http.metrics_path: \"" + o.http.metrics_path +
+                     "\" must start with / and hold no space, ? or #");
   }
   if (o.http.request_timeout_ms < 100 || o.http.request_timeout_ms > 120'000) {
     errors.push_back("http.request_timeout: " + std::to_string(o.http.request_timeout_ms) +
@@ -274,14 +284,17 @@ Status ValidateOptions(const AgentOptions& o) {
     errors.push_back("http.threads: " + std::to_string(o.http.threads) + " is outside 1 .. 64");
   }
   if (o.proc_root.empty()) errors.push_back("proc_root: must not be empty");
-  if (o.pid != "self" && !ParseU64(o.pid)) errors.push_back("pid: \"" + o.pid + "\" is neither self nor a number");
+  if (o.pid != "self" && !ParseU64(o.pid))
+    errors.push_back("pid: \"" + o.pid + "\" is neither self nor a number");
   static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn", "error", "critical", "off"};
   if (!kLevels.count(o.log.level)) {
-    errors.push_back("log.level: \"" + o.log.level + "\" is not one of trace, debug, info, warn, error, critical, off");
+    errors.push_back("log.level: \"" + o.log.level +
+                     "\" is not one of trace, debug, info, warn, error, critical, off");
   }
   const bool sink_ok = o.log.sink == "stderr" || o.log.sink == "stdout" || o.log.sink == "off" ||
                        (o.log.sink.rfind("file:", 0) == 0 && o.log.sink.size() > 5);
-  if (!sink_ok) errors.push_back("log.sink: \"" + o.log.sink + "\" is not one of stderr, stdout, off, file:<path>");
+  if (!sink_ok)
+    errors.push_back("log.sink: \"" + o.log.sink + "\" is not one of stderr, stdout, off, file:<path>");
   if (!errors.empty()) return Error{Join(errors)};
   return OkStatus();
 }

@@ -9,7 +9,8 @@ namespace leakwatch::internal {
 FdTypeReader::FdTypeReader(std::string proc_root, std::string pid, uint64_t max_fds)
     : scanner_(std::move(proc_root), std::move(pid), max_fds) {}
 
-void FdTypeReader::Read(Snapshot* snapshot, ErrorSink& errors) {
+void FdTypeReader::Read(TickKind tick, Snapshot* snapshot, ErrorSink& errors) {
+  if (tick != TickKind::kSlow) return;
   ReadSource(Source::kFdTypes,
              {Signal::kOpenFdsSocket, Signal::kOpenFdsPipe, Signal::kOpenFdsFile, Signal::kOpenFdsAnonInode,
               Signal::kOpenFdsOther, Signal::kOpenFdsScanTruncated},

@@ -1,7 +1,7 @@
 #pragma once
 // FdTypeReader: open fds by type (kOpenFdsSocket/Pipe/File/AnonInode/Other) and kOpenFdsScanTruncated (1 when
 // the scan stopped at `max_fds`, the counts then cover only the fds scanned; else 0), source
-// kFdTypes. Run it on the slow cadence: it costs one readlink per fd (see FdTypeScanner).
+// kFdTypes. Reads on slow ticks only: it costs one readlink per fd (see FdTypeScanner).
 //
 // Thread-safety: one thread at a time.
 
@@ -18,7 +18,7 @@ class FdTypeReader final : public SourceReader {
   // See FdTypeScanner.
   explicit FdTypeReader(std::string proc_root = "/proc", std::string pid = "self", uint64_t max_fds = 10000);
 
-  void Read(Snapshot* snapshot, ErrorSink& errors) override;
+  void Read(TickKind tick, Snapshot* snapshot, ErrorSink& errors) override;
 
  private:
   FdTypeScanner scanner_;

@@ -1,6 +1,7 @@
 #include "agent/procfs/process_reader.h"
 
 #include <sys/resource.h>
+#include <sys/times.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -8,7 +9,7 @@
 #include "agent/logging/log.h"
 #include "agent/procfs/boot_time.h"
 #include "agent/procfs/proc_limits.h"
-#include "agent/procfs/proc_stat.h"
+#include "agent/procfs/proc_statm.h"
 #include "agent/procfs/proc_status.h"
 #include "agent/procfs/read_source.h"
 
@@ -32,6 +33,11 @@ std::optional<uint64_t> ClockTicksPerSecond() {
   return static_cast<uint64_t>(ticks);
 }
 
+uint64_t PageSize() {
+  const long size = ::sysconf(_SC_PAGESIZE);
+  return size > 0 ? static_cast<uint64_t>(size) : 4096;
+}
+
 std::optional<uint64_t> ReadBootTime(const std::string& path) {
   Result<std::string> text = ReadFile(path);
   if (!text.ok()) {
@@ -46,61 +52,114 @@ std::optional<uint64_t> ReadBootTime(const std::string& path) {
 }  // namespace
 
 ProcessReader::ProcessReader(ProcessReaderOptions options)
-    : stat_file_(options.proc_root + "/" + options.pid + "/stat"),
+    : statm_file_(options.proc_root + "/" + options.pid + "/statm"),
+      stat_file_(options.proc_root + "/" + options.pid + "/stat"),
       status_file_(options.proc_root + "/" + options.pid + "/status"),
       limits_file_(options.proc_root + "/" + options.pid + "/limits"),
       fd_counter_(FdCounterOptions{options.proc_root, options.pid, options.force_getdents}),
+      thread_counter_(options.proc_root, options.pid),
       limits_from_syscall_(options.limits_from_syscall && options.pid == "self"),
+      cpu_from_syscall_(options.cpu_from_syscall && options.pid == "self"),
+      page_size_(PageSize()),
       clock_ticks_per_second_(ClockTicksPerSecond()),
       boot_time_seconds_(ReadBootTime(options.proc_root + "/stat")) {}
 
-void ProcessReader::Read(Snapshot* snapshot, ErrorSink& errors) {
-  ReadSource(Source::kProcStatus,
-             {Signal::kResidentMemoryBytes, Signal::kVirtualMemoryBytes, Signal::kResidentMemoryPeakBytes,
-              Signal::kRssAnonBytes, Signal::kRssFileBytes, Signal::kRssShmemBytes, Signal::kSwapBytes},
-             snapshot, errors, [&] { return ReadStatus(snapshot); });
-  ReadSource(Source::kProcStat,
-             {Signal::kThreads, Signal::kCpuUserSecondsTotal, Signal::kCpuSystemSecondsTotal,
-              Signal::kCpuSecondsTotal, Signal::kStartTimeSeconds},
-             snapshot, errors, [&] { return ReadStat(snapshot); });
+void ProcessReader::Read(TickKind tick, Snapshot* snapshot, ErrorSink& errors) {
+  ReadSource(Source::kProcStatm,
+             {Signal::kResidentMemoryBytes, Signal::kVirtualMemoryBytes, Signal::kRssAnonBytes}, snapshot,
+             errors, [&] { return ReadStatm(snapshot); });
+  ReadSource(Source::kThreads, {Signal::kThreads}, snapshot, errors, [&] { return ReadThreads(snapshot); });
+  ReadSource(Source::kCpu,
+             {Signal::kCpuUserSecondsTotal, Signal::kCpuSystemSecondsTotal, Signal::kCpuSecondsTotal},
+             snapshot, errors, [&] { return ReadCpu(snapshot); });
   ReadSource(Source::kOpenFds, {Signal::kOpenFds}, snapshot, errors, [&] { return ReadOpenFds(snapshot); });
   ReadSource(Source::kLimits, {Signal::kMaxFds, Signal::kMaxFdsHard, Signal::kVirtualMemoryMaxBytes},
              snapshot, errors, [&] { return ReadLimits(snapshot); });
+  if (tick != TickKind::kSlow) return;
+  ReadSource(
+      Source::kProcStatus,
+      {Signal::kResidentMemoryPeakBytes, Signal::kRssFileBytes, Signal::kRssShmemBytes, Signal::kSwapBytes},
+      snapshot, errors, [&] { return ReadStatus(snapshot); });
+  ReadSource(Source::kProcStat, {Signal::kStartTimeSeconds}, snapshot, errors,
+             [&] { return ReadStartTime(snapshot); });
+}
+
+Status ProcessReader::ReadStatm(Snapshot* snapshot) {
+  Result<std::string_view> text = statm_file_.Read();
+  if (!text.ok()) return text.error();
+  Result<ProcStatm> statm = ParseProcStatm(*text, page_size_);
+  if (!statm.ok()) return PrefixError(statm_file_.path(), statm.error());
+  snapshot->set(Signal::kResidentMemoryBytes, static_cast<double>(statm->resident_bytes));
+  snapshot->set(Signal::kVirtualMemoryBytes, static_cast<double>(statm->size_bytes));
+  snapshot->set(Signal::kRssAnonBytes, static_cast<double>(statm->anon_bytes()));
+  return OkStatus();
+}
+
+Status ProcessReader::ReadThreads(Snapshot* snapshot) {
+  Result<uint64_t> count = thread_counter_.Count();
+  if (!count.ok()) return count.error();
+  snapshot->set(Signal::kThreads, static_cast<double>(*count));
+  return OkStatus();
+}
+
+Status ProcessReader::ReadCpu(Snapshot* snapshot) {
+  if (!clock_ticks_per_second_) return Error{"sysconf(_SC_CLK_TCK) failed: cannot convert clock ticks"};
+  uint64_t user_ticks = 0;
+  uint64_t system_ticks = 0;
+  if (cpu_from_syscall_) {
+    struct tms times_now {};
+    errno = 0;
+    if (::times(&times_now) == static_cast<clock_t>(-1) && errno != 0) return ErrnoError("times()", errno);
+    user_ticks = static_cast<uint64_t>(times_now.tms_utime);
+    system_ticks = static_cast<uint64_t>(times_now.tms_stime);
+  } else {
+    Result<ProcStat> stat = ReadStat();
+    if (!stat.ok()) return stat.error();
+    user_ticks = stat->utime_ticks;
+    system_ticks = stat->stime_ticks;
+  }
+  const double ticks_per_second = static_cast<double>(*clock_ticks_per_second_);
+  snapshot->set(Signal::kCpuUserSecondsTotal, static_cast<double>(user_ticks) / ticks_per_second);
+  snapshot->set(Signal::kCpuSystemSecondsTotal, static_cast<double>(system_ticks) / ticks_per_second);
+  snapshot->set(Signal::kCpuSecondsTotal, static_cast<double>(user_ticks + system_ticks) / ticks_per_second);
+  return OkStatus();
 }
 
 Status ProcessReader::ReadStatus(Snapshot* snapshot) {
   Result<std::string_view> text = status_file_.Read();
   if (!text.ok()) return text.error();
   const ProcStatus status = ParseProcStatus(*text);
-  snapshot->set(Signal::kResidentMemoryBytes, AsDouble(status.vm_rss_bytes));
-  snapshot->set(Signal::kVirtualMemoryBytes, AsDouble(status.vm_size_bytes));
   snapshot->set(Signal::kResidentMemoryPeakBytes, AsDouble(status.vm_hwm_bytes));
-  snapshot->set(Signal::kRssAnonBytes, AsDouble(status.rss_anon_bytes));
   snapshot->set(Signal::kRssFileBytes, AsDouble(status.rss_file_bytes));
   snapshot->set(Signal::kRssShmemBytes, AsDouble(status.rss_shmem_bytes));
   snapshot->set(Signal::kSwapBytes, AsDouble(status.vm_swap_bytes));
   return OkStatus();
 }
 
-Status ProcessReader::ReadStat(Snapshot* snapshot) {
-  if (!clock_ticks_per_second_) return Error{"sysconf(_SC_CLK_TCK) failed: cannot convert clock ticks"};
+Result<ProcStat> ProcessReader::ReadStat() {
   Result<std::string_view> text = stat_file_.Read();
   if (!text.ok()) return text.error();
   Result<ProcStat> stat = ParseProcStat(*text);
   if (!stat.ok()) return PrefixError(stat_file_.path(), stat.error());
-  const double ticks_per_second = static_cast<double>(*clock_ticks_per_second_);
-  snapshot->set(Signal::kThreads, static_cast<double>(stat->num_threads));
-  snapshot->set(Signal::kCpuUserSecondsTotal, static_cast<double>(stat->utime_ticks) / ticks_per_second);
-  snapshot->set(Signal::kCpuSystemSecondsTotal, static_cast<double>(stat->stime_ticks) / ticks_per_second);
-  snapshot->set(Signal::kCpuSecondsTotal,
-                static_cast<double>(stat->utime_ticks + stat->stime_ticks) / ticks_per_second);
-  if (boot_time_seconds_) {
-    snapshot->set(Signal::kStartTimeSeconds,
-                  static_cast<double>(*boot_time_seconds_) +
-                      static_cast<double>(stat->starttime_ticks) / ticks_per_second);
-  } else {
-    snapshot->clear(Signal::kStartTimeSeconds);
+  return stat;
+}
+
+Status ProcessReader::ReadStartTime(Snapshot* snapshot) {
+  // A process's start time never changes: once read, it is kept (formatting <pid>/stat costs ~30 µs at 1,000
+  // threads).
+  if (!start_time_seconds_) {
+    if (!clock_ticks_per_second_) return Error{"sysconf(_SC_CLK_TCK) failed: cannot convert clock ticks"};
+    Result<ProcStat> stat = ReadStat();
+    if (!stat.ok()) return stat.error();
+    if (!boot_time_seconds_) {
+      snapshot->clear(Signal::kStartTimeSeconds);
+      return OkStatus();
+    }
+    start_time_seconds_ =
+        static_cast<double>(*boot_time_seconds_) +
+        static_cast<double>(stat->starttime_ticks) / static_cast<double>(*clock_ticks_per_second_);
   }
+  snapshot->set(Signal::kStartTimeSeconds, *start_time_seconds_);
   return OkStatus();
 }
 

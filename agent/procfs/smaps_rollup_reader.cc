@@ -17,7 +17,8 @@ std::optional<double> AsDouble(std::optional<uint64_t> value) {
 SmapsRollupReader::SmapsRollupReader(std::string proc_root, std::string pid)
     : path_(proc_root + "/" + pid + "/smaps_rollup") {}
 
-void SmapsRollupReader::Read(Snapshot* snapshot, ErrorSink& errors) {
+void SmapsRollupReader::Read(TickKind tick, Snapshot* snapshot, ErrorSink& errors) {
+  if (tick != TickKind::kSlow) return;
   ReadSource(
       Source::kSmapsRollup,
       {Signal::kSmapsRssBytes, Signal::kSmapsPssBytes, Signal::kSmapsPssAnonBytes, Signal::kSmapsPssFileBytes,

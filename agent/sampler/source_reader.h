@@ -15,15 +15,21 @@ class ErrorSink {
   virtual void Report(Source source, const Error& error) = 0;
 };
 
+// Which signals a tick reads: a regular tick only the every-tick signals (Cadence::kEveryTick), a slow tick
+// (the first one, then one per slow period) every signal.
+enum class TickKind : uint8_t { kRegular, kSlow };
+
 // Reads one group of sources and sets their signals in a snapshot.
 //
-// Contract: Read() sets every signal it could read and leaves every signal it could not read absent (it never
-// writes 0 for "unknown"); it reports each failing source to `errors` once per call; it never throws (the
-// sampler still wraps it in a catch-all). Called from the agent thread only, once per tick (or per slow tick).
+// Contract: Read() reads the sources whose cadence (SourceCadence) the tick includes and no others; it sets
+// every signal it could read and leaves every signal it could not read absent (it never writes 0 for
+// "unknown"); it reports each failing source to `errors` once per call; it never throws (the sampler still
+// wraps it in a catch-all). Slow signals it sets on a regular tick are ignored: the sampler carries the
+// values of the last slow tick. Called from the agent thread only, once per tick.
 class SourceReader {
  public:
   virtual ~SourceReader() = default;
-  virtual void Read(Snapshot* snapshot, ErrorSink& errors) = 0;
+  virtual void Read(TickKind tick, Snapshot* snapshot, ErrorSink& errors) = 0;
 };
 
 }  // namespace leakwatch::internal

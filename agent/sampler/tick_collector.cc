@@ -3,6 +3,7 @@
 #include <exception>
 
 #include "agent/logging/log.h"
+#include "agent/sampler/derived_signals.h"
 
 namespace leakwatch::internal {
 namespace {
@@ -33,9 +34,11 @@ void TickCollector::CountingErrorSink::Report(Source source, const Error& error)
   failing_[i] = true;
 }
 
-void TickCollector::CountingErrorSink::EndTick() {
+void TickCollector::CountingErrorSink::EndTick(TickKind tick) {
   for (size_t i = 0; i < kSourceCount; ++i) {
-    if (failing_[i] && !failed_this_tick_[i]) {
+    const bool read_this_tick =
+        tick == TickKind::kSlow || SourceCadence(static_cast<Source>(i)) == Cadence::kEveryTick;
+    if (failing_[i] && !failed_this_tick_[i] && read_this_tick) {
       Log()->info("source {} recovered", SourceName(static_cast<Source>(i)));
       failing_[i] = false;
       suppressed_[i] = 0;
@@ -44,14 +47,14 @@ void TickCollector::CountingErrorSink::EndTick() {
   }
 }
 
-TickCollector::TickCollector(Options options, std::vector<std::unique_ptr<SourceReader>> fast,
-                             std::vector<std::unique_ptr<SourceReader>> slow, const Clock& clock)
-    : options_(options), fast_(std::move(fast)), slow_(std::move(slow)), clock_(clock), errors_(clock) {}
+TickCollector::TickCollector(Options options, std::vector<std::unique_ptr<SourceReader>> readers,
+                             const Clock& clock)
+    : options_(options), readers_(std::move(readers)), clock_(clock), errors_(clock) {}
 
-void TickCollector::RunReaders(std::vector<std::unique_ptr<SourceReader>>& readers, Snapshot* snapshot) {
-  for (auto& reader : readers) {
+void TickCollector::RunReaders(TickKind tick, Snapshot* snapshot) {
+  for (auto& reader : readers_) {
     try {
-      reader->Read(snapshot, errors_);
+      reader->Read(tick, snapshot, errors_);
     } catch (const std::exception& e) {
       errors_.Report(Source::kInternal, Error{std::string("reader threw: ") + e.what()});
     } catch (...) {
@@ -73,11 +76,11 @@ std::shared_ptr<Snapshot> TickCollector::Tick(uint64_t missed_ticks_total) {
   snap->wall_time = clock_.WallNow();
   snap->period = options_.period;
 
-  RunReaders(fast_, snap.get());
-
-  const bool slow_tick = options_.slow_every != 0 && !slow_.empty() && (sequence_ - 1) % options_.slow_every == 0;
-  if (slow_tick) {
-    RunReaders(slow_, snap.get());
+  const bool slow =
+      sequence_ == 1 || (options_.slow_every != 0 && (sequence_ - 1) % options_.slow_every == 0);
+  const TickKind tick = slow ? TickKind::kSlow : TickKind::kRegular;
+  RunReaders(tick, snap.get());
+  if (slow) {
     slow_values_ = Snapshot{};
     slow_values_.slow_sequence = sequence_;
     for (size_t i = 0; i < kSignalCount; ++i) {
@@ -91,7 +94,8 @@ std::shared_ptr<Snapshot> TickCollector::Tick(uint64_t missed_ticks_total) {
     }
   }
   snap->slow_sequence = slow_values_.slow_sequence;
-  errors_.EndTick();
+  DeriveSignals(snap.get());
+  errors_.EndTick(tick);
 
   snap->samples_total = sequence_;
   snap->missed_ticks_total = missed_ticks_total;

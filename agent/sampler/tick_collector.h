@@ -1,9 +1,14 @@
 #pragma once
 // TickCollector: runs the readers of one tick and assembles one coherent Snapshot.
 //
-// Every reader runs inside its own catch-all, so nothing thrown in a tick escapes. Read failures are counted per
-// source and logged: the first failure of a source at once, later ones at most once per minute per source
-// (with the number suppressed meanwhile), and the recovery of a failing source once.
+// Every reader runs inside its own catch-all, so nothing thrown in a tick escapes. Read failures are counted
+// per source and logged: the first failure of a source at once, later ones at most once per minute per source
+// (with the number suppressed meanwhile), and the recovery of a failing source once (the next time the source
+// is read without failing: a slow source on the next slow tick).
+//
+// Slow ticks: the first tick and then one every `slow_every` ticks read every signal; the other ticks read
+// the every-tick signals only and carry the slow signals of the last slow tick. After that, derived signals
+// are computed from the complete snapshot (see DeriveSignals).
 //
 // Thread-safety: not thread-safe; the sampler thread owns it (start() runs the first tick before that thread
 // exists). Cost: the readers' cost plus ~1 KiB allocation for the snapshot.
@@ -24,12 +29,11 @@ class TickCollector {
  public:
   struct Options {
     std::chrono::nanoseconds period{std::chrono::seconds(1)};
-    // Slow readers run on the first tick and then every `slow_every` ticks; 0 never runs them.
+    // The first tick is slow, then one every `slow_every` ticks; 0: only the first one.
     uint32_t slow_every = 10;
   };
 
-  TickCollector(Options options, std::vector<std::unique_ptr<SourceReader>> fast,
-                std::vector<std::unique_ptr<SourceReader>> slow, const Clock& clock);
+  TickCollector(Options options, std::vector<std::unique_ptr<SourceReader>> readers, const Clock& clock);
 
   // Runs one tick. `missed_ticks_total` is the scheduler's running count of skipped deadlines. Never throws.
   std::shared_ptr<Snapshot> Tick(uint64_t missed_ticks_total);
@@ -41,8 +45,9 @@ class TickCollector {
    public:
     explicit CountingErrorSink(const Clock& clock) : clock_(clock) {}
     void Report(Source source, const Error& error) override;
-    // Called after each tick: logs recoveries of sources that failed before but not in this tick.
-    void EndTick();
+    // Called after each tick: logs recoveries of sources that failed before, were read in this tick and did
+    // not fail.
+    void EndTick(TickKind tick);
 
     std::array<uint64_t, kSourceCount> counts{};
 
@@ -54,11 +59,10 @@ class TickCollector {
     std::array<uint64_t, kSourceCount> suppressed_{};
   };
 
-  void RunReaders(std::vector<std::unique_ptr<SourceReader>>& readers, Snapshot* snapshot);
+  void RunReaders(TickKind tick, Snapshot* snapshot);
 
   Options options_;
-  std::vector<std::unique_ptr<SourceReader>> fast_;
-  std::vector<std::unique_ptr<SourceReader>> slow_;
+  std::vector<std::unique_ptr<SourceReader>> readers_;
   const Clock& clock_;
   CountingErrorSink errors_;
   uint64_t sequence_ = 0;

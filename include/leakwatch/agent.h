@@ -7,9 +7,9 @@
 //   ...
 //   (*agent)->stop();                    // idempotent; also run by the destructor
 //
-// The agent runs one thread of its own (the sampler: a Boost.Asio steady_timer with absolute deadlines) plus the
-// HTTP server's threads (1 listener + `http_threads` workers). Nothing it does may crash, block or slow the host:
-// every failure ends as "metric absent + error counter + one log line".
+// The agent runs one thread of its own (the sampler: a Boost.Asio steady_timer with absolute deadlines) plus
+// the HTTP server's threads (1 listener + `http_threads` workers). Nothing it does may crash, block or slow
+// the host: every failure ends as "metric absent + error counter + one log line".
 //
 // Thread-safety: all member functions may be called from any thread. start() and stop() serialise with each
 // other; latest_snapshot() never waits for a tick in progress.
@@ -49,9 +49,14 @@ struct LogOptions {
 struct AgentOptions {
   // Sampling period of the every-tick signals; 100 ms .. 60 s.
   std::chrono::milliseconds period{1000};
-  // Period of the costlier signals (smaps_rollup, fds by type); a multiple of `period` is used (rounded up);
-  // 0 disables them. At most 1 hour.
+  // Period of the slow-cadence signals (the ones that cost more to read or change slowly: peak RSS, RssFile,
+  // RssShmem, swap, start time, cgroup events/swap/kernel memory, PSI, smaps_rollup, fds by type; see the
+  // catalogue's Cadence). A multiple of `period` is used (rounded up); between `period` and 1 hour.
   std::chrono::milliseconds slow_period{10000};
+  // Read /proc/<pid>/smaps_rollup on the slow period (the kernel walks every mapping under the mmap lock).
+  bool smaps_rollup = true;
+  // Count open fds by type on the slow period (one readlink per fd, up to fd_scan_limit).
+  bool fd_types = true;
   // At most this many fds are inspected per fds-by-type scan (1 .. 10,000,000).
   size_t fd_scan_limit = 10000;
 
@@ -72,11 +77,12 @@ struct AgentOptions {
   bool use_environment = true;
 };
 
-// What start() achieved. Sampling runs whenever start() returned ok(); the HTTP endpoint may still have failed.
+// What start() achieved. Sampling runs whenever start() returned ok(); the HTTP endpoint may still have
+// failed.
 struct StartInfo {
-  bool http_serving = false;       // false when disabled or when binding failed
-  std::optional<Error> http_error; // the real cause of a bind failure, e.g. "...: Address already in use"
-  int http_port = 0;               // the bound port (useful with port 0)
+  bool http_serving = false;        // false when disabled or when binding failed
+  std::optional<Error> http_error;  // the real cause of a bind failure, e.g. "...: Address already in use"
+  int http_port = 0;                // the bound port (useful with port 0)
 };
 
 class History;

@@ -63,10 +63,27 @@ TEST_P(AgentOnFixtureTree, FirstSampleIsTakenInStartAndReadsTheTree) {
   (*agent)->stop();
 }
 
+TEST_P(AgentOnFixtureTree, SmapsRollupAndFdTypesCanBeTurnedOff) {
+  AgentOptions options = Options();
+  options.smaps_rollup = false;
+  options.fd_types = false;
+  auto agent = Agent::Create(options);
+  ASSERT_TRUE(agent.ok()) << agent.error().message;
+  ASSERT_TRUE((*agent)->start().ok());
+  const auto snap = (*agent)->latest_snapshot();
+  EXPECT_FALSE(snap->has(Signal::kSmapsPssBytes));
+  EXPECT_FALSE(snap->has(Signal::kOpenFdsSocket));
+  EXPECT_TRUE(snap->has(Signal::kResidentMemoryPeakBytes));  // the other slow signals are still read
+  EXPECT_EQ(snap->source_errors_total[static_cast<size_t>(Source::kFdTypes)], 0u);
+  (*agent)->stop();
+}
+
 INSTANTIATE_TEST_SUITE_P(Trees, AgentOnFixtureTree,
                          ::testing::Values(TreeCase{"cgroup-v1", 62684.0 * 1024, 1, 268435456},
                                            TreeCase{"cgroup-v2", 524288.0 * 1024, 2, 536870912}),
-                         [](const auto& info) { return std::string(info.param.tree) == "cgroup-v1" ? "v1" : "v2"; });
+                         [](const auto& info) {
+                           return std::string(info.param.tree) == "cgroup-v1" ? "v1" : "v2";
+                         });
 
 AgentOptions QuietSelfOptions() {
   AgentOptions o;
@@ -108,7 +125,8 @@ std::map<std::string, uint64_t> BlockedSignalsByThread() {
     std::ifstream in(entry.path() / "status");
     std::string line;
     while (std::getline(in, line)) {
-      if (line.rfind("SigBlk:", 0) == 0) out[entry.path().filename()] = std::stoull(line.substr(7), nullptr, 16);
+      if (line.rfind("SigBlk:", 0) == 0)
+        out[entry.path().filename()] = std::stoull(line.substr(7), nullptr, 16);
     }
   }
   return out;
@@ -126,7 +144,8 @@ TEST(Agent, AgentThreadsBlockEverySignalSoTheHostsHandlersRunOnHostThreads) {
     if (before.count(tid)) continue;  // a host (test) thread
     ++agent_threads;
     for (int sig : {SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGTERM, SIGCHLD, SIGPIPE}) {
-      EXPECT_TRUE(blocked & (uint64_t{1} << (sig - 1))) << "agent thread " << tid << " does not block signal " << sig;
+      EXPECT_TRUE(blocked & (uint64_t{1} << (sig - 1)))
+          << "agent thread " << tid << " does not block signal " << sig;
     }
   }
   EXPECT_GE(agent_threads, 1 + 1 + o.http.threads) << "sampler + HTTP listener + workers";

@@ -1,6 +1,7 @@
 // CgroupReader over the fixture trees: exact values, missing files per source, no cgroup, relocation.
 //
-// Every expected number below was computed by hand from the fixture files (see tests/fixtures/cgroup-capture.md).
+// Every expected number below was computed by hand from the fixture files (see
+// tests/fixtures/cgroup-capture.md).
 
 #include "agent/cgroup/cgroup_reader.h"
 
@@ -20,7 +21,6 @@
 namespace leakwatch::internal {
 namespace {
 
-using ::testing::HasSubstr;
 using cgroup_test::kV1Memory;
 using cgroup_test::kV1MemoryUnlimited;
 using cgroup_test::kV1Pids;
@@ -28,9 +28,10 @@ using cgroup_test::kV2CgroupPath;
 using cgroup_test::kV2PodDir;
 using cgroup_test::RootsOf;
 using cgroup_test::V2Dir;
+using std::chrono::seconds;
 using test_support::RecordingErrorSink;
 using test_support::TempTree;
-using std::chrono::seconds;
+using ::testing::HasSubstr;
 using S = Signal;
 
 // Every signal the reader owns, with its expected value (nullopt: absent).
@@ -38,8 +39,8 @@ using Expected = std::map<Signal, std::optional<double>>;
 
 const std::vector<Signal>& PsiSignals() {
   static const std::vector<Signal> k = {
-      S::kMemoryPressureSomeAvg10, S::kMemoryPressureSomeAvg60,         S::kMemoryPressureSomeAvg300,
-      S::kMemoryPressureFullAvg10, S::kMemoryPressureFullAvg60,         S::kMemoryPressureFullAvg300,
+      S::kMemoryPressureSomeAvg10,        S::kMemoryPressureSomeAvg60,       S::kMemoryPressureSomeAvg300,
+      S::kMemoryPressureFullAvg10,        S::kMemoryPressureFullAvg60,       S::kMemoryPressureFullAvg300,
       S::kMemoryPressureSomeSecondsTotal, S::kMemoryPressureFullSecondsTotal};
   return k;
 }
@@ -47,25 +48,25 @@ const std::vector<Signal>& PsiSignals() {
 // tests/fixtures/cgroup-v1: captured on this project's build machine (kernel 6.18, cgroup v1 memory + pids).
 Expected V1Expected() {
   return {
-      {S::kCgroupMemoryUsageBytes, 36220928},         // memory.usage_in_bytes
-      {S::kCgroupMemoryLimitBytes, 268435456},        // memory.limit_in_bytes (256 MiB)
-      {S::kCgroupMemoryHighBytes, std::nullopt},      // v2 only
-      {S::kCgroupMemoryWorkingSetBytes, 27828224},    // 36220928 - total_inactive_file 8392704
-      {S::kCgroupMemoryAnonBytes, 25333760},          // total_rss
-      {S::kCgroupMemoryFileBytes, 10489856},          // total_cache
-      {S::kCgroupMemoryKernelBytes, 393216},          // memory.kmem.usage_in_bytes
-      {S::kCgroupMemorySockBytes, 1073152},           // memory.kmem.tcp.usage_in_bytes
-      {S::kCgroupMemoryShmemBytes, 2097152},          // total_shmem
-      {S::kCgroupMemoryInactiveFileBytes, 8392704},   // total_inactive_file
-      {S::kCgroupMemorySwapBytes, 0},                 // memsw 36220928 - usage 36220928
+      {S::kCgroupMemoryUsageBytes, 36220928},        // memory.usage_in_bytes
+      {S::kCgroupMemoryLimitBytes, 268435456},       // memory.limit_in_bytes (256 MiB)
+      {S::kCgroupMemoryHighBytes, std::nullopt},     // v2 only
+      {S::kCgroupMemoryWorkingSetBytes, 27828224},   // 36220928 - total_inactive_file 8392704
+      {S::kCgroupMemoryAnonBytes, 25333760},         // total_rss
+      {S::kCgroupMemoryFileBytes, 10489856},         // total_cache
+      {S::kCgroupMemoryKernelBytes, 393216},         // memory.kmem.usage_in_bytes
+      {S::kCgroupMemorySockBytes, 1073152},          // memory.kmem.tcp.usage_in_bytes
+      {S::kCgroupMemoryShmemBytes, 2097152},         // total_shmem
+      {S::kCgroupMemoryInactiveFileBytes, 8392704},  // total_inactive_file
+      {S::kCgroupMemorySwapBytes, 0},                // memsw 36220928 - usage 36220928
       {S::kCgroupMemoryEventsLowTotal, std::nullopt},
       {S::kCgroupMemoryEventsHighTotal, std::nullopt},
-      {S::kCgroupMemoryEventsMaxTotal, 36},           // memory.failcnt
+      {S::kCgroupMemoryEventsMaxTotal, 36},  // memory.failcnt
       {S::kCgroupMemoryEventsOomTotal, std::nullopt},
-      {S::kCgroupMemoryEventsOomKillTotal, 1},        // memory.oom_control oom_kill
+      {S::kCgroupMemoryEventsOomKillTotal, 1},  // memory.oom_control oom_kill
       {S::kCgroupPidsCurrent, 2},
       {S::kCgroupPidsMax, 128},
-      {S::kMemoryPressureSomeAvg10, 0.0},             // /proc/pressure/memory
+      {S::kMemoryPressureSomeAvg10, 0.0},  // /proc/pressure/memory
       {S::kMemoryPressureSomeAvg60, 0.0},
       {S::kMemoryPressureSomeAvg300, 0.0},
       {S::kMemoryPressureFullAvg10, 0.0},
@@ -79,25 +80,26 @@ Expected V1Expected() {
 // tests/fixtures/cgroup-v2: written by hand to the formats of Documentation/admin-guide/cgroup-v2.rst.
 Expected V2Expected() {
   return {
-      {S::kCgroupMemoryUsageBytes, 230686720},        // memory.current
-      {S::kCgroupMemoryLimitBytes, 536870912},        // min(container max, burstable max, pod 512 MiB, kubepods 7.3 GiB)
-      {S::kCgroupMemoryHighBytes, 402653184},         // memory.high (384 MiB)
-      {S::kCgroupMemoryWorkingSetBytes, 197132288},   // 230686720 - inactive_file 33554432
+      {S::kCgroupMemoryUsageBytes, 230686720},  // memory.current
+      {S::kCgroupMemoryLimitBytes,
+       536870912},  // min(container max, burstable max, pod 512 MiB, kubepods 7.3 GiB)
+      {S::kCgroupMemoryHighBytes, 402653184},        // memory.high (384 MiB)
+      {S::kCgroupMemoryWorkingSetBytes, 197132288},  // 230686720 - inactive_file 33554432
       {S::kCgroupMemoryAnonBytes, 157286400},
       {S::kCgroupMemoryFileBytes, 62914560},
       {S::kCgroupMemoryKernelBytes, 9437184},
       {S::kCgroupMemorySockBytes, 1048576},
       {S::kCgroupMemoryShmemBytes, 4194304},
       {S::kCgroupMemoryInactiveFileBytes, 33554432},
-      {S::kCgroupMemorySwapBytes, 4194304},           // memory.swap.current
+      {S::kCgroupMemorySwapBytes, 4194304},  // memory.swap.current
       {S::kCgroupMemoryEventsLowTotal, 0},
       {S::kCgroupMemoryEventsHighTotal, 1843},
       {S::kCgroupMemoryEventsMaxTotal, 57},
       {S::kCgroupMemoryEventsOomTotal, 2},
       {S::kCgroupMemoryEventsOomKillTotal, 1},
       {S::kCgroupPidsCurrent, 37},
-      {S::kCgroupPidsMax, std::nullopt},              // "max"
-      {S::kMemoryPressureSomeAvg10, 2.04 / 100},      // the cgroup's memory.pressure
+      {S::kCgroupPidsMax, std::nullopt},          // "max"
+      {S::kMemoryPressureSomeAvg10, 2.04 / 100},  // the cgroup's memory.pressure
       {S::kMemoryPressureSomeAvg60, 1.17 / 100},
       {S::kMemoryPressureSomeAvg300, 0.31 / 100},
       {S::kMemoryPressureFullAvg10, 1.12 / 100},
@@ -161,7 +163,7 @@ TEST_P(CgroupReaderTreeTest, ReadsExactValues) {
     Snapshot snap;
     Prefill(&snap, c.expected);
     RecordingErrorSink errors;
-    reader.Read(&snap, errors);
+    reader.Read(TickKind::kSlow, &snap, errors);
     EXPECT_TRUE(errors.reports.empty()) << errors.Messages();
     EXPECT_EQ(snap.cgroup_version, c.version);
     EXPECT_EQ(snap.cgroup_path, c.path);
@@ -179,25 +181,63 @@ TEST_P(CgroupReaderTreeTest, FollowsChangedFileContent) {
   tree.Write(usage_file, "999997440\n");
   Snapshot snap;
   RecordingErrorSink errors;
-  reader.Read(&snap, errors);
+  reader.Read(TickKind::kSlow, &snap, errors);
   EXPECT_TRUE(errors.reports.empty()) << errors.Messages();
   EXPECT_EQ(snap.get(S::kCgroupMemoryUsageBytes), 999997440.0);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Trees, CgroupReaderTreeTest,
-    ::testing::Values(TreeCase{"cgroup-v1", 1, "/leakwatch-fixture/limited", V1Expected()},
-                      TreeCase{"cgroup-v2", 2, kV2CgroupPath, V2Expected()}),
-    [](const ::testing::TestParamInfo<TreeCase>& info) { return info.param.fixture == "cgroup-v1" ? "V1" : "V2"; });
+TEST_P(CgroupReaderTreeTest, ARegularTickReadsNoSlowFileAndSetsNoSlowSignal) {
+  const TreeCase& c = GetParam();
+  TempTree tree(c.fixture);
+  ManualClock clock;
+  CgroupReader reader(Options(tree, &clock));
+  // Remove every slow file after locating: a regular tick must not notice.
+  const std::string memory_dir = c.version == 1 ? std::string(kV1Memory) : V2Dir();
+  const std::vector<std::string> slow_files =
+      c.version == 1
+          ? std::vector<std::string>{"memory.failcnt", "memory.oom_control", "memory.kmem.usage_in_bytes",
+                                     "memory.kmem.tcp.usage_in_bytes", "memory.memsw.usage_in_bytes"}
+          : std::vector<std::string>{"memory.events", "memory.swap.current", "memory.pressure"};
+  for (const auto& name : slow_files) tree.Remove(memory_dir + "/" + name);
+  if (c.version == 1) tree.Remove("proc/pressure/memory");
+
+  Snapshot regular;
+  RecordingErrorSink errors;
+  reader.Read(TickKind::kRegular, &regular, errors);
+  EXPECT_TRUE(errors.reports.empty()) << errors.Messages();
+  EXPECT_TRUE(regular.has(S::kCgroupMemoryUsageBytes));
+  EXPECT_TRUE(regular.has(S::kCgroupMemoryWorkingSetBytes));
+  EXPECT_TRUE(regular.has(S::kCgroupPidsCurrent));
+  for (size_t i = 0; i < kSignalCount; ++i) {
+    const auto signal = static_cast<Signal>(i);
+    if (regular.has(signal)) {
+      EXPECT_EQ(GetSignalInfo(signal).cadence, Cadence::kEveryTick) << GetSignalInfo(signal).key;
+    }
+  }
+
+  Snapshot slow;
+  reader.Read(TickKind::kSlow, &slow, errors);
+  EXPECT_EQ(errors.Count(Source::kCgroupMemoryDetail), 1u) << errors.Messages();
+  EXPECT_EQ(errors.Count(Source::kPressure), 1u) << errors.Messages();
+  EXPECT_EQ(errors.Count(Source::kCgroupMemory), 0u) << errors.Messages();
+}
+
+INSTANTIATE_TEST_SUITE_P(Trees, CgroupReaderTreeTest,
+                         ::testing::Values(TreeCase{"cgroup-v1", 1, "/leakwatch-fixture/limited",
+                                                    V1Expected()},
+                                           TreeCase{"cgroup-v2", 2, kV2CgroupPath, V2Expected()}),
+                         [](const ::testing::TestParamInfo<TreeCase>& info) {
+                           return info.param.fixture == "cgroup-v1" ? "V1" : "V2";
+                         });
 
 // ---------------------------------------------------------------------------------------------------------------
-// One file missing: exactly its signals absent, and (unless the kernel may lack the file) exactly one error per
-// Read() for its source.
+// One file missing: exactly its signals absent, and (unless the kernel may lack the file) exactly one error
+// per Read() for its source.
 //
 // kAfterLocate deletes the file after the reader was built (the cgroup was located with the file present) but
-// before the first Read(): files open lazily, so the read fails as it does on a real kernel when the file goes
-// away (a removed cgroup's open files return ENODEV; see the integration test). A regular file deleted while open
-// would keep its content, so no case deletes a file the reader already opened.
+// before the first Read(): files open lazily, so the read fails as it does on a real kernel when the file
+// goes away (a removed cgroup's open files return ENODEV; see the integration test). A regular file deleted
+// while open would keep its content, so no case deletes a file the reader already opened.
 enum class When { kAfterLocate, kBeforeConstruction, kUnreadable };
 
 struct MissingCase {
@@ -229,7 +269,7 @@ TEST_P(CgroupReaderMissingFileTest, SignalsAbsentAndOneErrorPerRead) {
     Snapshot snap;
     Prefill(&snap, expected);
     RecordingErrorSink errors;
-    reader.Read(&snap, errors);
+    reader.Read(TickKind::kSlow, &snap, errors);
     ExpectSignals(snap, expected, c.absent);
     if (c.source) {
       ASSERT_EQ(errors.reports.size(), 1u) << errors.Messages();
@@ -251,67 +291,153 @@ INSTANTIATE_TEST_SUITE_P(
     Sources, CgroupReaderMissingFileTest,
     ::testing::Values(
         // --- v1 ---
-        MissingCase{"V1Stat", "cgroup-v1", kV1M + "/memory.stat", When::kAfterLocate, Source::kCgroupMemory,
+        MissingCase{"V1Stat",
+                    "cgroup-v1",
+                    kV1M + "/memory.stat",
+                    When::kAfterLocate,
+                    Source::kCgroupMemory,
                     {S::kCgroupMemoryAnonBytes, S::kCgroupMemoryFileBytes, S::kCgroupMemoryShmemBytes,
                      S::kCgroupMemoryInactiveFileBytes, S::kCgroupMemoryWorkingSetBytes}},
-        MissingCase{"V1Usage", "cgroup-v1", kV1M + "/memory.usage_in_bytes", When::kAfterLocate,
+        MissingCase{"V1Usage",
+                    "cgroup-v1",
+                    kV1M + "/memory.usage_in_bytes",
+                    When::kAfterLocate,
                     Source::kCgroupMemory,
                     {S::kCgroupMemoryUsageBytes, S::kCgroupMemoryWorkingSetBytes, S::kCgroupMemorySwapBytes}},
-        MissingCase{"V1Limit", "cgroup-v1", kV1M + "/memory.limit_in_bytes", When::kAfterLocate,
-                    Source::kCgroupMemory, {S::kCgroupMemoryLimitBytes}},
-        MissingCase{"V1OomControl", "cgroup-v1", kV1M + "/memory.oom_control", When::kAfterLocate,
-                    Source::kCgroupMemory, {S::kCgroupMemoryEventsOomKillTotal}},
-        MissingCase{"V1Failcnt", "cgroup-v1", kV1M + "/memory.failcnt", When::kBeforeConstruction,
-                    Source::kCgroupMemory, {S::kCgroupMemoryEventsMaxTotal}},
-        MissingCase{"V1Memsw", "cgroup-v1", kV1M + "/memory.memsw.usage_in_bytes", When::kBeforeConstruction,
-                    std::nullopt, {S::kCgroupMemorySwapBytes}},
-        MissingCase{"V1KmemTcp", "cgroup-v1", kV1M + "/memory.kmem.tcp.usage_in_bytes", When::kBeforeConstruction,
-                    std::nullopt, {S::kCgroupMemorySockBytes}},
-        MissingCase{"V1Kmem", "cgroup-v1", kV1M + "/memory.kmem.usage_in_bytes", When::kAfterLocate,
-                    Source::kCgroupMemory, {S::kCgroupMemoryKernelBytes}},
-        MissingCase{"V1PidsCurrent", "cgroup-v1", std::string(kV1Pids) + "/pids.current", When::kAfterLocate,
-                    Source::kCgroupPids, {S::kCgroupPidsCurrent}},
-        MissingCase{"V1PidsMax", "cgroup-v1", std::string(kV1Pids) + "/pids.max", When::kAfterLocate,
-                    Source::kCgroupPids, {S::kCgroupPidsMax}},
-        MissingCase{"V1PidsCurrentBeforeConstruction", "cgroup-v1", std::string(kV1Pids) + "/pids.current",
-                    When::kBeforeConstruction, Source::kCgroupPids, {S::kCgroupPidsCurrent}},
-        MissingCase{"V1StatBeforeConstruction", "cgroup-v1", kV1M + "/memory.stat", When::kBeforeConstruction,
+        MissingCase{"V1Limit",
+                    "cgroup-v1",
+                    kV1M + "/memory.limit_in_bytes",
+                    When::kAfterLocate,
+                    Source::kCgroupMemory,
+                    {S::kCgroupMemoryLimitBytes}},
+        MissingCase{"V1OomControl",
+                    "cgroup-v1",
+                    kV1M + "/memory.oom_control",
+                    When::kAfterLocate,
+                    Source::kCgroupMemoryDetail,
+                    {S::kCgroupMemoryEventsOomKillTotal}},
+        MissingCase{"V1Failcnt",
+                    "cgroup-v1",
+                    kV1M + "/memory.failcnt",
+                    When::kBeforeConstruction,
+                    Source::kCgroupMemoryDetail,
+                    {S::kCgroupMemoryEventsMaxTotal}},
+        MissingCase{"V1Memsw",
+                    "cgroup-v1",
+                    kV1M + "/memory.memsw.usage_in_bytes",
+                    When::kBeforeConstruction,
+                    std::nullopt,
+                    {S::kCgroupMemorySwapBytes}},
+        MissingCase{"V1KmemTcp",
+                    "cgroup-v1",
+                    kV1M + "/memory.kmem.tcp.usage_in_bytes",
+                    When::kBeforeConstruction,
+                    std::nullopt,
+                    {S::kCgroupMemorySockBytes}},
+        MissingCase{"V1Kmem",
+                    "cgroup-v1",
+                    kV1M + "/memory.kmem.usage_in_bytes",
+                    When::kAfterLocate,
+                    Source::kCgroupMemoryDetail,
+                    {S::kCgroupMemoryKernelBytes}},
+        MissingCase{"V1PidsCurrent",
+                    "cgroup-v1",
+                    std::string(kV1Pids) + "/pids.current",
+                    When::kAfterLocate,
+                    Source::kCgroupPids,
+                    {S::kCgroupPidsCurrent}},
+        MissingCase{"V1PidsMax",
+                    "cgroup-v1",
+                    std::string(kV1Pids) + "/pids.max",
+                    When::kAfterLocate,
+                    Source::kCgroupPids,
+                    {S::kCgroupPidsMax}},
+        MissingCase{"V1PidsCurrentBeforeConstruction",
+                    "cgroup-v1",
+                    std::string(kV1Pids) + "/pids.current",
+                    When::kBeforeConstruction,
+                    Source::kCgroupPids,
+                    {S::kCgroupPidsCurrent}},
+        MissingCase{"V1StatBeforeConstruction",
+                    "cgroup-v1",
+                    kV1M + "/memory.stat",
+                    When::kBeforeConstruction,
                     Source::kCgroupMemory,
                     {S::kCgroupMemoryAnonBytes, S::kCgroupMemoryFileBytes, S::kCgroupMemoryShmemBytes,
                      S::kCgroupMemoryInactiveFileBytes, S::kCgroupMemoryWorkingSetBytes}},
-        MissingCase{"V1KmemUnreadable", "cgroup-v1", kV1M + "/memory.kmem.usage_in_bytes", When::kUnreadable,
-                    Source::kCgroupMemory, {S::kCgroupMemoryKernelBytes}},
+        MissingCase{"V1KmemUnreadable",
+                    "cgroup-v1",
+                    kV1M + "/memory.kmem.usage_in_bytes",
+                    When::kUnreadable,
+                    Source::kCgroupMemoryDetail,
+                    {S::kCgroupMemoryKernelBytes}},
         MissingCase{"V1PressureUnreadable", "cgroup-v1", "proc/pressure/memory", When::kUnreadable,
                     Source::kPressure, PsiSet()},
-        MissingCase{"V1Pressure", "cgroup-v1", "proc/pressure/memory", When::kAfterLocate,
-                    Source::kPressure, PsiSet()},
-        MissingCase{"V1NoPsiAtAll", "cgroup-v1", "proc/pressure/memory", When::kBeforeConstruction, std::nullopt,
+        MissingCase{"V1Pressure", "cgroup-v1", "proc/pressure/memory", When::kAfterLocate, Source::kPressure,
                     PsiSet()},
+        MissingCase{"V1NoPsiAtAll", "cgroup-v1", "proc/pressure/memory", When::kBeforeConstruction,
+                    std::nullopt, PsiSet()},
         // --- v2 ---
-        MissingCase{"V2Stat", "cgroup-v2", kV2M + "/memory.stat", When::kAfterLocate, Source::kCgroupMemory,
+        MissingCase{"V2Stat",
+                    "cgroup-v2",
+                    kV2M + "/memory.stat",
+                    When::kAfterLocate,
+                    Source::kCgroupMemory,
                     {S::kCgroupMemoryAnonBytes, S::kCgroupMemoryFileBytes, S::kCgroupMemoryKernelBytes,
                      S::kCgroupMemorySockBytes, S::kCgroupMemoryShmemBytes, S::kCgroupMemoryInactiveFileBytes,
                      S::kCgroupMemoryWorkingSetBytes}},
-        MissingCase{"V2Current", "cgroup-v2", kV2M + "/memory.current", When::kBeforeConstruction,
-                    Source::kCgroupMemory, {S::kCgroupMemoryUsageBytes, S::kCgroupMemoryWorkingSetBytes}},
-        MissingCase{"V2Events", "cgroup-v2", kV2M + "/memory.events", When::kAfterLocate,
+        MissingCase{"V2Current",
+                    "cgroup-v2",
+                    kV2M + "/memory.current",
+                    When::kBeforeConstruction,
                     Source::kCgroupMemory,
-                    {S::kCgroupMemoryEventsLowTotal, S::kCgroupMemoryEventsHighTotal, S::kCgroupMemoryEventsMaxTotal,
-                     S::kCgroupMemoryEventsOomTotal, S::kCgroupMemoryEventsOomKillTotal}},
-        MissingCase{"V2High", "cgroup-v2", kV2M + "/memory.high", When::kAfterLocate, Source::kCgroupMemory,
+                    {S::kCgroupMemoryUsageBytes, S::kCgroupMemoryWorkingSetBytes}},
+        MissingCase{
+            "V2Events",
+            "cgroup-v2",
+            kV2M + "/memory.events",
+            When::kAfterLocate,
+            Source::kCgroupMemoryDetail,
+            {S::kCgroupMemoryEventsLowTotal, S::kCgroupMemoryEventsHighTotal, S::kCgroupMemoryEventsMaxTotal,
+             S::kCgroupMemoryEventsOomTotal, S::kCgroupMemoryEventsOomKillTotal}},
+        MissingCase{"V2High",
+                    "cgroup-v2",
+                    kV2M + "/memory.high",
+                    When::kAfterLocate,
+                    Source::kCgroupMemory,
                     {S::kCgroupMemoryHighBytes}},
-        MissingCase{"V2AncestorMax", "cgroup-v2", std::string(kV2PodDir) + "/memory.max", When::kAfterLocate,
-                    Source::kCgroupMemory, {S::kCgroupMemoryLimitBytes}},
-        MissingCase{"V2SwapCurrent", "cgroup-v2", kV2M + "/memory.swap.current", When::kBeforeConstruction,
-                    std::nullopt, {S::kCgroupMemorySwapBytes}},
-        MissingCase{"V2SwapUnreadable", "cgroup-v2", kV2M + "/memory.swap.current", When::kUnreadable,
-                    Source::kCgroupMemory, {S::kCgroupMemorySwapBytes}},
-        MissingCase{"V2PidsMaxBeforeConstruction", "cgroup-v2", kV2M + "/pids.max", When::kBeforeConstruction,
-                    Source::kCgroupPids, {S::kCgroupPidsMax}},
+        MissingCase{"V2AncestorMax",
+                    "cgroup-v2",
+                    std::string(kV2PodDir) + "/memory.max",
+                    When::kAfterLocate,
+                    Source::kCgroupMemory,
+                    {S::kCgroupMemoryLimitBytes}},
+        MissingCase{"V2SwapCurrent",
+                    "cgroup-v2",
+                    kV2M + "/memory.swap.current",
+                    When::kBeforeConstruction,
+                    std::nullopt,
+                    {S::kCgroupMemorySwapBytes}},
+        MissingCase{"V2SwapUnreadable",
+                    "cgroup-v2",
+                    kV2M + "/memory.swap.current",
+                    When::kUnreadable,
+                    Source::kCgroupMemoryDetail,
+                    {S::kCgroupMemorySwapBytes}},
+        MissingCase{"V2PidsMaxBeforeConstruction",
+                    "cgroup-v2",
+                    kV2M + "/pids.max",
+                    When::kBeforeConstruction,
+                    Source::kCgroupPids,
+                    {S::kCgroupPidsMax}},
         MissingCase{"V2PressureUnreadable", "cgroup-v2", kV2M + "/memory.pressure", When::kUnreadable,
                     Source::kPressure, PsiSet()},
-        MissingCase{"V2PidsCurrent", "cgroup-v2", kV2M + "/pids.current", When::kAfterLocate,
-                    Source::kCgroupPids, {S::kCgroupPidsCurrent}},
+        MissingCase{"V2PidsCurrent",
+                    "cgroup-v2",
+                    kV2M + "/pids.current",
+                    When::kAfterLocate,
+                    Source::kCgroupPids,
+                    {S::kCgroupPidsCurrent}},
         MissingCase{"V2Pressure", "cgroup-v2", kV2M + "/memory.pressure", When::kAfterLocate,
                     Source::kPressure, PsiSet()}),
     [](const ::testing::TestParamInfo<MissingCase>& info) { return info.param.name; });
@@ -334,7 +460,7 @@ TEST(CgroupReader, V1UnlimitedChildTakesTheHierarchicalLimit) {
   EXPECT_EQ(reader.location().memory_dir, tree.Path(kV1MemoryUnlimited));
   Snapshot snap;
   RecordingErrorSink errors;
-  reader.Read(&snap, errors);
+  reader.Read(TickKind::kSlow, &snap, errors);
   EXPECT_TRUE(errors.reports.empty()) << errors.Messages();
   EXPECT_EQ(snap.cgroup_path, "/leakwatch-fixture/unlimited");
   EXPECT_EQ(snap.get(S::kCgroupMemoryLimitBytes), 536870912.0);
@@ -361,7 +487,7 @@ TEST(CgroupReader, V1UnlimitedEverywhereHasNoLimit) {
   CgroupReader reader(Options(tree, &clock));
   Snapshot snap;
   RecordingErrorSink errors;
-  reader.Read(&snap, errors);
+  reader.Read(TickKind::kSlow, &snap, errors);
   EXPECT_TRUE(errors.reports.empty()) << errors.Messages();
   EXPECT_FALSE(snap.has(S::kCgroupMemoryLimitBytes));
   EXPECT_EQ(snap.get(S::kCgroupMemoryUsageBytes), 36220928.0);
@@ -375,7 +501,7 @@ TEST(CgroupReader, V1FallsBackToNonTotalKeys) {
   CgroupReader reader(Options(tree, &clock));
   Snapshot snap;
   RecordingErrorSink errors;
-  reader.Read(&snap, errors);
+  reader.Read(TickKind::kSlow, &snap, errors);
   EXPECT_TRUE(errors.reports.empty()) << errors.Messages();
   EXPECT_EQ(snap.get(S::kCgroupMemoryFileBytes), 4096.0);
   EXPECT_EQ(snap.get(S::kCgroupMemoryAnonBytes), 8192.0);
@@ -391,7 +517,7 @@ TEST(CgroupReader, WorkingSetIsClampedAtZero) {
   CgroupReader reader(Options(tree, &clock));
   Snapshot snap;
   RecordingErrorSink errors;
-  reader.Read(&snap, errors);
+  reader.Read(TickKind::kSlow, &snap, errors);
   EXPECT_EQ(snap.get(S::kCgroupMemoryWorkingSetBytes), 0.0);
 }
 
@@ -402,10 +528,10 @@ TEST(CgroupReader, V1SwapIsMemswMinusUsageClampedAtZero) {
   CgroupReader reader(Options(tree, &clock));
   Snapshot snap;
   RecordingErrorSink errors;
-  reader.Read(&snap, errors);
-  EXPECT_EQ(snap.get(S::kCgroupMemorySwapBytes), 1048576.0);  // 37269504 - 36220928
+  reader.Read(TickKind::kSlow, &snap, errors);
+  EXPECT_EQ(snap.get(S::kCgroupMemorySwapBytes), 1048576.0);                          // 37269504 - 36220928
   tree.Write(std::string(kV1Memory) + "/memory.memsw.usage_in_bytes", "36212736\n");  // read a moment earlier
-  reader.Read(&snap, errors);
+  reader.Read(TickKind::kSlow, &snap, errors);
   EXPECT_EQ(snap.get(S::kCgroupMemorySwapBytes), 0.0);
   EXPECT_TRUE(errors.reports.empty()) << errors.Messages();
 }
@@ -419,7 +545,7 @@ TEST(CgroupReader, V2AncestorRule) {
     CgroupReader reader(Options(tree, &clock));
     Snapshot snap;
     RecordingErrorSink errors;
-    reader.Read(&snap, errors);
+    reader.Read(TickKind::kSlow, &snap, errors);
     EXPECT_TRUE(errors.reports.empty()) << errors.Messages();
     EXPECT_EQ(snap.get(S::kCgroupMemoryLimitBytes), 7801921536.0);
   }
@@ -430,7 +556,7 @@ TEST(CgroupReader, V2AncestorRule) {
     CgroupReader reader(Options(tree, &clock));
     Snapshot snap;
     RecordingErrorSink errors;
-    reader.Read(&snap, errors);
+    reader.Read(TickKind::kSlow, &snap, errors);
     EXPECT_EQ(snap.get(S::kCgroupMemoryLimitBytes), 268435456.0);
   }
   {
@@ -441,7 +567,7 @@ TEST(CgroupReader, V2AncestorRule) {
     CgroupReader reader(Options(tree, &clock));
     Snapshot snap;
     RecordingErrorSink errors;
-    reader.Read(&snap, errors);
+    reader.Read(TickKind::kSlow, &snap, errors);
     EXPECT_TRUE(errors.reports.empty()) << errors.Messages();
     EXPECT_FALSE(snap.has(S::kCgroupMemoryLimitBytes));
   }
@@ -454,7 +580,7 @@ TEST(CgroupReader, V2HighMaxIsAbsent) {
   CgroupReader reader(Options(tree, &clock));
   Snapshot snap;
   RecordingErrorSink errors;
-  reader.Read(&snap, errors);
+  reader.Read(TickKind::kSlow, &snap, errors);
   EXPECT_TRUE(errors.reports.empty()) << errors.Messages();
   EXPECT_FALSE(snap.has(S::kCgroupMemoryHighBytes));
 }
@@ -471,7 +597,7 @@ TEST(CgroupReader, V2KernelKeyMissingOnOldKernelsIsAbsentWithoutError) {
   CgroupReader reader(Options(tree, &clock));
   Snapshot snap;
   RecordingErrorSink errors;
-  reader.Read(&snap, errors);
+  reader.Read(TickKind::kSlow, &snap, errors);
   EXPECT_TRUE(errors.reports.empty()) << errors.Messages();
   ExpectSignals(snap, V2Expected(), {S::kCgroupMemoryKernelBytes});
 }
@@ -483,7 +609,7 @@ TEST(CgroupReader, V2PressureFallsBackToSystemPsi) {
   CgroupReader reader(Options(tree, &clock));
   Snapshot snap;
   RecordingErrorSink errors;
-  reader.Read(&snap, errors);
+  reader.Read(TickKind::kSlow, &snap, errors);
   EXPECT_TRUE(errors.reports.empty()) << errors.Messages();
   // tests/fixtures/cgroup-v2/proc/pressure/memory
   EXPECT_EQ(snap.get(S::kMemoryPressureSomeAvg10), 0.35 / 100);
@@ -500,7 +626,7 @@ TEST(CgroupReader, PsiWithOnlySomeLine) {
   CgroupReader reader(Options(tree, &clock));
   Snapshot snap;
   RecordingErrorSink errors;
-  reader.Read(&snap, errors);
+  reader.Read(TickKind::kSlow, &snap, errors);
   EXPECT_TRUE(errors.reports.empty()) << errors.Messages();
   EXPECT_EQ(snap.get(S::kMemoryPressureSomeAvg10), 0.50 / 100);
   EXPECT_EQ(snap.get(S::kMemoryPressureSomeSecondsTotal), 2.5);
@@ -517,7 +643,7 @@ TEST(CgroupReader, MalformedValuesAreErrorsNamingFileAndValue) {
   CgroupReader reader(Options(tree, &clock));
   Snapshot snap;
   RecordingErrorSink errors;
-  reader.Read(&snap, errors);
+  reader.Read(TickKind::kSlow, &snap, errors);
   ASSERT_EQ(errors.reports.size(), 3u) << errors.Messages();
   EXPECT_EQ(errors.Count(Source::kCgroupMemory), 1u);
   EXPECT_EQ(errors.Count(Source::kCgroupPids), 1u);
@@ -546,14 +672,20 @@ TEST(CgroupReader, SeveralFailuresInOneSourceAreOneReport) {
   ManualClock clock;
   CgroupReader reader(Options(tree, &clock));
   tree.Remove(V2Dir() + "/memory.stat");
-  tree.Remove(V2Dir() + "/memory.events");
+  tree.Remove(V2Dir() + "/memory.max");
   tree.Remove(V2Dir() + "/memory.high");
+  tree.Remove(V2Dir() + "/memory.events");  // another source: reported on its own
   Snapshot snap;
   RecordingErrorSink errors;
-  reader.Read(&snap, errors);
-  ASSERT_EQ(errors.reports.size(), 1u) << errors.Messages();
-  EXPECT_EQ(errors.reports[0].first, Source::kCgroupMemory);
-  EXPECT_THAT(errors.reports[0].second, HasSubstr("and 2 more failure(s)"));
+  reader.Read(TickKind::kSlow, &snap, errors);
+  ASSERT_EQ(errors.reports.size(), 2u) << errors.Messages();
+  EXPECT_EQ(errors.Count(Source::kCgroupMemory), 1u);
+  EXPECT_EQ(errors.Count(Source::kCgroupMemoryDetail), 1u);
+  for (const auto& [source, message] : errors.reports) {
+    if (source == Source::kCgroupMemory) {
+      EXPECT_THAT(message, HasSubstr("and 2 more failure(s)"));
+    }
+  }
   EXPECT_EQ(snap.get(S::kCgroupMemoryUsageBytes), 230686720.0);
 }
 
@@ -574,7 +706,7 @@ TEST(CgroupReader, NoMemoryCgroupReportsNothing) {
     snap.cgroup_path = "stale";
     Prefill(&snap, V2Expected());
     RecordingErrorSink errors;
-    reader.Read(&snap, errors);
+    reader.Read(TickKind::kSlow, &snap, errors);
     EXPECT_TRUE(errors.reports.empty()) << errors.Messages();
     EXPECT_EQ(snap.cgroup_version, 0);
     EXPECT_EQ(snap.cgroup_path, "");
@@ -586,13 +718,14 @@ TEST(CgroupReader, NoMemoryCgroupStillReadsSystemPsi) {
   TempTree tree;
   tree.Write("proc/self/cgroup", "0::/\n");
   tree.Write("proc/self/mountinfo", "");
-  tree.Write("proc/pressure/memory", "some avg10=1.00 avg60=0.00 avg300=0.00 total=3000000\n"
-                                     "full avg10=0.00 avg60=0.00 avg300=0.00 total=1000000\n");
+  tree.Write("proc/pressure/memory",
+             "some avg10=1.00 avg60=0.00 avg300=0.00 total=3000000\n"
+             "full avg10=0.00 avg60=0.00 avg300=0.00 total=1000000\n");
   ManualClock clock;
   CgroupReader reader(Options(tree, &clock));
   Snapshot snap;
   RecordingErrorSink errors;
-  reader.Read(&snap, errors);
+  reader.Read(TickKind::kSlow, &snap, errors);
   EXPECT_TRUE(errors.reports.empty()) << errors.Messages();
   EXPECT_EQ(snap.cgroup_version, 0);
   EXPECT_EQ(snap.get(S::kMemoryPressureSomeAvg10), 0.01);
@@ -609,7 +742,7 @@ TEST(CgroupReader, LocationFailureIsReportedEveryReadAndRetried) {
   for (int tick = 0; tick < 2; ++tick) {
     Snapshot snap;
     RecordingErrorSink errors;
-    reader.Read(&snap, errors);
+    reader.Read(TickKind::kSlow, &snap, errors);
     ASSERT_EQ(errors.reports.size(), 1u) << errors.Messages();
     EXPECT_EQ(errors.reports[0].first, Source::kCgroupMemory);
     EXPECT_THAT(errors.reports[0].second, HasSubstr("cannot locate the cgroup"));
@@ -617,20 +750,21 @@ TEST(CgroupReader, LocationFailureIsReportedEveryReadAndRetried) {
     EXPECT_EQ(snap.present_count(), 0u);
   }
   // The files appear (a copy of the v2 tree); within the 30 s window nothing is retried...
-  std::filesystem::copy(std::string(LEAKWATCH_FIXTURES_DIR) + "/cgroup-v2", tree.dir(),
-                        std::filesystem::copy_options::recursive | std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::copy(
+      std::string(LEAKWATCH_FIXTURES_DIR) + "/cgroup-v2", tree.dir(),
+      std::filesystem::copy_options::recursive | std::filesystem::copy_options::overwrite_existing);
   {
     clock.now += seconds(10);
     Snapshot snap;
     RecordingErrorSink errors;
-    reader.Read(&snap, errors);
+    reader.Read(TickKind::kSlow, &snap, errors);
     EXPECT_EQ(errors.reports.size(), 1u) << errors.Messages();
   }
   // ...after it, the reader locates the cgroup and reads it in the same tick.
   clock.now += seconds(30);
   Snapshot snap;
   RecordingErrorSink errors;
-  reader.Read(&snap, errors);
+  reader.Read(TickKind::kSlow, &snap, errors);
   EXPECT_TRUE(errors.reports.empty()) << errors.Messages();
   EXPECT_EQ(reader.location().version, 2);
   ExpectSignals(snap, V2Expected());
@@ -640,9 +774,10 @@ TEST(CgroupReader, LocationFailureIsReportedEveryReadAndRetried) {
 // Following a process moved to another cgroup.
 
 TEST(CgroupReader, FollowsAProcessMovedToAnotherCgroup) {
-  // On a real kernel the files of a removed cgroup fail with ENODEV even while open (the integration test shows
-  // it). Regular files keep their content when deleted while open, so here the first move happens before the
-  // first Read() (files open lazily) and the second one is made visible by a read failure (a corrupted value).
+  // On a real kernel the files of a removed cgroup fail with ENODEV even while open (the integration test
+  // shows it). Regular files keep their content when deleted while open, so here the first move happens
+  // before the first Read() (files open lazily) and the second one is made visible by a read failure (a
+  // corrupted value).
   TempTree tree("cgroup-v1");
   ManualClock clock;
   CgroupReader reader(Options(tree, &clock));
@@ -659,7 +794,7 @@ TEST(CgroupReader, FollowsAProcessMovedToAnotherCgroup) {
   {
     Snapshot snap;
     RecordingErrorSink errors;
-    reader.Read(&snap, errors);
+    reader.Read(TickKind::kSlow, &snap, errors);
     EXPECT_TRUE(errors.reports.empty()) << errors.Messages();
     EXPECT_EQ(snap.cgroup_path, "/leakwatch-fixture/unlimited");
     EXPECT_EQ(reader.location().memory_dir, tree.Path(kV1MemoryUnlimited));
@@ -673,7 +808,7 @@ TEST(CgroupReader, FollowsAProcessMovedToAnotherCgroup) {
     clock.now += seconds(10);
     Snapshot snap;
     RecordingErrorSink errors;
-    reader.Read(&snap, errors);
+    reader.Read(TickKind::kSlow, &snap, errors);
     ASSERT_EQ(errors.reports.size(), 1u) << errors.Messages();
     EXPECT_EQ(errors.reports[0].first, Source::kCgroupMemory);
     EXPECT_EQ(snap.cgroup_path, "/leakwatch-fixture/unlimited");
@@ -684,7 +819,7 @@ TEST(CgroupReader, FollowsAProcessMovedToAnotherCgroup) {
     clock.now += seconds(19);
     Snapshot snap;
     RecordingErrorSink errors;
-    reader.Read(&snap, errors);
+    reader.Read(TickKind::kSlow, &snap, errors);
     EXPECT_EQ(errors.reports.size(), 1u) << errors.Messages();
   }
   // ...and followed once the interval has passed.
@@ -692,7 +827,7 @@ TEST(CgroupReader, FollowsAProcessMovedToAnotherCgroup) {
     clock.now += seconds(1);
     Snapshot snap;
     RecordingErrorSink errors;
-    reader.Read(&snap, errors);
+    reader.Read(TickKind::kSlow, &snap, errors);
     EXPECT_TRUE(errors.reports.empty()) << errors.Messages();
     EXPECT_EQ(snap.cgroup_path, "/leakwatch-fixture");
     EXPECT_EQ(reader.location().memory_dir, tree.Path("sys/fs/cgroup/memory/leakwatch-fixture"));
@@ -712,7 +847,7 @@ TEST(CgroupReader, ReadFailureInTheSameCgroupIsNotARelocation) {
     clock.now += seconds(31);
     Snapshot snap;
     RecordingErrorSink errors;
-    reader.Read(&snap, errors);
+    reader.Read(TickKind::kSlow, &snap, errors);
     EXPECT_EQ(errors.Count(Source::kPressure), 1u) << errors.Messages();
     EXPECT_EQ(errors.Count(Source::kCgroupPids), 1u) << errors.Messages();
     EXPECT_EQ(reader.location(), before);

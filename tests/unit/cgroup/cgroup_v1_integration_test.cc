@@ -1,19 +1,18 @@
 // Integration (label "integration"): a real cgroup v1 memory cgroup and a real child process.
 //
-// Creates /sys/fs/cgroup/memory/leakwatch-test-<pid> (and /sys/fs/cgroup/pids/leakwatch-test-<pid> when a v1 pids
-// hierarchy exists), sets a 64 MiB limit, moves a forked child into it, lets the child touch 8 MiB, and checks that
-// CgroupReader (pid = the child) reads exactly what the kernel files say; then moves the child to a second cgroup,
-// removes the first and checks that the reader follows. Skips when not root or when there is no v1 memory
-// hierarchy. Always kills the child (by pid) and removes the cgroups.
+// Creates /sys/fs/cgroup/memory/leakwatch-test-<pid> (and /sys/fs/cgroup/pids/leakwatch-test-<pid> when a v1
+// pids hierarchy exists), sets a 64 MiB limit, moves a forked child into it, lets the child touch 8 MiB, and
+// checks that CgroupReader (pid = the child) reads exactly what the kernel files say; then moves the child to
+// a second cgroup, removes the first and checks that the reader follows. Skips when not root or when there is
+// no v1 memory hierarchy. Always kills the child (by pid) and removes the cgroups.
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <cerrno>
 #include <cstdlib>
@@ -90,7 +89,8 @@ struct FileValues {
 
 TEST(CgroupV1Integration, ReaderReadsWhatTheKernelFilesSay) {
   if (::geteuid() != 0) {
-    GTEST_SKIP() << "needs root: creates a cgroup under " << kMemoryRoot << " (euid is " << ::geteuid() << ")";
+    GTEST_SKIP() << "needs root: creates a cgroup under " << kMemoryRoot << " (euid is " << ::geteuid()
+                 << ")";
   }
   if (!Exists(std::string(kMemoryRoot) + "/memory.usage_in_bytes")) {
     GTEST_SKIP() << "no cgroup v1 memory hierarchy at " << kMemoryRoot;
@@ -103,7 +103,8 @@ TEST(CgroupV1Integration, ReaderReadsWhatTheKernelFilesSay) {
     GTEST_SKIP() << "cannot create " << mem_dir << ": " << std::strerror(errno);
   }
   cleanup.dirs.push_back(mem_dir);
-  const bool with_pids = Exists(std::string(kPidsRoot) + "/cgroup.procs") && ::mkdir(pids_dir.c_str(), 0755) == 0;
+  const bool with_pids =
+      Exists(std::string(kPidsRoot) + "/cgroup.procs") && ::mkdir(pids_dir.c_str(), 0755) == 0;
   if (with_pids) {
     cleanup.dirs.push_back(pids_dir);
     ASSERT_TRUE(WriteTo(pids_dir + "/pids.max", "16"));
@@ -157,7 +158,9 @@ TEST(CgroupV1Integration, ReaderReadsWhatTheKernelFilesSay) {
     v.oom_kill = FileKeyed(mem_dir + "/memory.oom_control")["oom_kill"];
     v.kmem = FileU64(mem_dir + "/memory.kmem.usage_in_bytes");
     v.kmem_tcp = FileU64(mem_dir + "/memory.kmem.tcp.usage_in_bytes");
-    v.memsw = Exists(mem_dir + "/memory.memsw.usage_in_bytes") ? FileU64(mem_dir + "/memory.memsw.usage_in_bytes") : 0;
+    v.memsw = Exists(mem_dir + "/memory.memsw.usage_in_bytes")
+                  ? FileU64(mem_dir + "/memory.memsw.usage_in_bytes")
+                  : 0;
     v.pids_current = with_pids ? FileU64(pids_dir + "/pids.current") : 0;
     v.stat = FileKeyed(mem_dir + "/memory.stat");
     return v;
@@ -168,7 +171,7 @@ TEST(CgroupV1Integration, ReaderReadsWhatTheKernelFilesSay) {
     const FileValues before = read_files();
     Snapshot snap;
     test_support::RecordingErrorSink errors;
-    reader.Read(&snap, errors);
+    reader.Read(TickKind::kSlow, &snap, errors);
     const FileValues after = read_files();
     if (!(before == after)) {
       ASSERT_LT(attempt, 20) << "cgroup files kept changing between reads";
@@ -223,7 +226,7 @@ TEST(CgroupV1Integration, ReaderReadsWhatTheKernelFilesSay) {
   ASSERT_EQ(rc, 0) << "rmdir " << mem_dir << ": " << std::strerror(errno);
   Snapshot snap;
   test_support::RecordingErrorSink errors;
-  reader.Read(&snap, errors);
+  reader.Read(TickKind::kSlow, &snap, errors);
   EXPECT_TRUE(errors.reports.empty()) << errors.Messages();
   EXPECT_EQ(snap.cgroup_path, "/" + name + "-moved");
   EXPECT_EQ(reader.location().memory_dir, moved_dir);

@@ -51,10 +51,12 @@ std::string ListenErrorOf(const std::string& listen) {
 TEST(ParseListen, RejectsWithPreciseErrors) {
   using ::testing::AllOf;
   using ::testing::HasSubstr;
-  EXPECT_THAT(ListenErrorOf("[::1]:9860"), AllOf(HasSubstr("\"[::1]:9860\""), HasSubstr("IPv6 is not supported")));
+  EXPECT_THAT(ListenErrorOf("[::1]:9860"),
+              AllOf(HasSubstr("\"[::1]:9860\""), HasSubstr("IPv6 is not supported")));
   EXPECT_THAT(ListenErrorOf("::1:9860"), HasSubstr("IPv6 is not supported"));
   EXPECT_THAT(ListenErrorOf("9860"), AllOf(HasSubstr("\"9860\""), HasSubstr("host:port")));
-  EXPECT_THAT(ListenErrorOf("example.com:9860"), AllOf(HasSubstr("\"example.com\""), HasSubstr("not an IPv4")));
+  EXPECT_THAT(ListenErrorOf("example.com:9860"),
+              AllOf(HasSubstr("\"example.com\""), HasSubstr("not an IPv4")));
   EXPECT_THAT(ListenErrorOf("1.2.3:80"), HasSubstr("not an IPv4"));
   EXPECT_THAT(ListenErrorOf("127.0.0.256:9860"), HasSubstr("not an IPv4"));
   EXPECT_THAT(ListenErrorOf("127.0.0.1:65536"), AllOf(HasSubstr("\"65536\""), HasSubstr("0..65535")));
@@ -69,6 +71,8 @@ TEST(ApplyConfigText, SetsEveryField) {
   const auto st = ApplyConfigText(R"(
 period: 500ms
 slow_period: 30s
+smaps_rollup: false
+fd_types: false
 fd_scan_limit: 123
 history_budget_bytes: 1048576
 http:
@@ -85,6 +89,8 @@ log:
   ASSERT_TRUE(st.ok()) << st.error().message;
   EXPECT_EQ(o.period, 500ms);
   EXPECT_EQ(o.slow_period, 30000ms);
+  EXPECT_FALSE(o.smaps_rollup);
+  EXPECT_FALSE(o.fd_types);
   EXPECT_EQ(o.fd_scan_limit, 123u);
   EXPECT_EQ(o.history_budget_bytes, 1048576u);
   EXPECT_EQ(o.http.listen, "127.0.0.1:0");
@@ -99,7 +105,8 @@ log:
 
 TEST(ApplyConfigText, ReportsEveryErrorWithFileLineFieldAndValue) {
   AgentOptions o;
-  const auto st = ApplyConfigText("period: soon\nhttp:\n  threads: many\n  lissten: x\nbogus: 1\n", "a.yml", &o);
+  const auto st =
+      ApplyConfigText("period: soon\nhttp:\n  threads: many\n  lissten: x\nbogus: 1\n", "a.yml", &o);
   ASSERT_FALSE(st.ok());
   const auto& m = st.error().message;
   EXPECT_NE(m.find("a.yml:1:9: period: value \"soon\" is not a duration"), std::string::npos) << m;
@@ -153,6 +160,21 @@ TEST(ValidateOptions, ReportsAllProblemsAtOnce) {
   EXPECT_NE(st.error().message.find("period: 50ms is outside 100ms .. 60s"), std::string::npos);
   EXPECT_NE(st.error().message.find("http.threads: 0"), std::string::npos);
   EXPECT_NE(st.error().message.find("log.level: \"loud\""), std::string::npos);
+}
+
+TEST(ValidateOptions, SlowPeriodZeroIsRejectedWithTheWayToTurnTheScansOff) {
+  AgentOptions o;
+  o.slow_period = 0ms;
+  const auto st = ValidateOptions(o);
+  ASSERT_FALSE(st.ok());
+  EXPECT_THAT(
+      st.error().message,
+      ::testing::AllOf(::testing::HasSubstr("slow_period: 0ms must be between the period (1000ms) and 1h"),
+                       ::testing::HasSubstr("smaps_rollup: false")));
+  o.slow_period = 500ms;  // below the period
+  EXPECT_FALSE(ValidateOptions(o).ok());
+  o.slow_period = 1000ms;
+  EXPECT_TRUE(ValidateOptions(o).ok());
 }
 
 }  // namespace

@@ -18,17 +18,23 @@ constexpr std::string_view kEnd = "<!-- END GENERATED: signal catalogue -->";
 
 std::string GenerateTable() {
   struct Family {
-    const SignalInfo* first;
-    std::vector<std::string> label_values;
+    const SignalInfo* first = nullptr;
+    std::vector<std::string> label_values = {};
+    std::vector<std::string> slow_label_values = {};  // of a family whose members differ in cadence
+    bool any_slow = false;
+    bool any_tick = false;
   };
   std::vector<std::string> order;
   std::map<std::string, Family> families;
   for (size_t i = 0; i < kSignalCount; ++i) {
     const auto& info = GetSignalInfo(static_cast<Signal>(i));
     const std::string name(info.metric);
-    auto [it, inserted] = families.try_emplace(name, Family{&info, {}});
+    auto [it, inserted] = families.try_emplace(name, Family{.first = &info});
     if (inserted) order.push_back(name);
     if (!info.label_name.empty()) it->second.label_values.push_back(std::string(info.label_value));
+    const bool slow = info.cadence == Cadence::kSlow;
+    (slow ? it->second.any_slow : it->second.any_tick) = true;
+    if (slow) it->second.slow_label_values.push_back(std::string(info.label_value));
   }
   std::ostringstream out;
   out << "| metric | type | labels | cadence | help |\n| --- | --- | --- | --- | --- |\n";
@@ -39,9 +45,13 @@ std::string GenerateTable() {
       labels = std::string(f.first->label_name) + "=";
       for (size_t i = 0; i < f.label_values.size(); ++i) labels += (i ? "\\|" : "") + f.label_values[i];
     }
+    std::string cadence = f.any_slow ? "slow" : "tick";
+    if (f.any_slow && f.any_tick) {
+      cadence = "tick; slow:";
+      for (const auto& value : f.slow_label_values) cadence += " " + value;
+    }
     out << "| `" << name << "` | " << (f.first->kind == MetricKind::kCounter ? "counter" : "gauge") << " | "
-        << labels << " | " << (f.first->cadence == Cadence::kSlow ? "slow" : "tick") << " | " << f.first->help
-        << " |\n";
+        << labels << " | " << cadence << " | " << f.first->help << " |\n";
   }
   return out.str();
 }

@@ -12,6 +12,7 @@
 #include "agent/procfs/kib_lines.h"
 #include "agent/procfs/proc_limits.h"
 #include "agent/procfs/proc_stat.h"
+#include "agent/procfs/proc_statm.h"
 #include "agent/procfs/proc_status.h"
 #include "agent/procfs/smaps_rollup.h"
 #include "procfs_test_support.h"
@@ -233,6 +234,39 @@ TEST(ProcStatusParse, EmptyTextHasEverythingAbsent) {
 
 // --------------------------------------------------------------------------------------------
 // /proc/<pid>/limits
+
+TEST(ProcStatmParse, FixturesInBytes) {
+  const Result<ProcStatm> v1 = ParseProcStatm("71741 15671 1647 1 0 20530 0\n", 4096);
+  ASSERT_TRUE(v1.ok()) << v1.error().message;
+  EXPECT_EQ(v1->size_bytes, 286964u * 1024);
+  EXPECT_EQ(v1->resident_bytes, 62684u * 1024);
+  EXPECT_EQ(v1->shared_bytes, 6588u * 1024);
+  EXPECT_EQ(v1->anon_bytes(), 56096u * 1024);
+}
+
+TEST(ProcStatmParse, UsesThePageSizeGivenAndNeedsOnlyThreeFields) {
+  const Result<ProcStatm> statm = ParseProcStatm("10 4 1", 65536);
+  ASSERT_TRUE(statm.ok()) << statm.error().message;
+  EXPECT_EQ(statm->size_bytes, 10u * 65536);
+  EXPECT_EQ(statm->resident_bytes, 4u * 65536);
+  EXPECT_EQ(statm->anon_bytes(), 3u * 65536);
+}
+
+TEST(ProcStatmParse, SharedAboveResidentGivesZeroAnonNotAWrappedNumber) {
+  const Result<ProcStatm> statm = ParseProcStatm("10 4 6 0 0 0 0", 4096);
+  ASSERT_TRUE(statm.ok());
+  EXPECT_EQ(statm->anon_bytes(), 0u);
+}
+
+TEST(ProcStatmParse, ErrorsNameTheFieldAndValue) {
+  EXPECT_EQ(ParseProcStatm("", 4096).error().message, "statm field 1 (size) missing: the text is truncated");
+  EXPECT_EQ(ParseProcStatm("71741 15671", 4096).error().message,
+            "statm field 3 (shared) missing: the text is truncated");
+  EXPECT_EQ(ParseProcStatm("71741 -5 1", 4096).error().message,
+            "statm field 2 (resident) is not a number: \"-5\"");
+  EXPECT_EQ(ParseProcStatm("18446744073709551615 1 1", 4096).error().message,
+            "statm field 1 (size) is out of range: 18446744073709551615 pages");
+}
 
 TEST(ProcLimitsParse, CapturedFixtureV1) {
   const ProcLimits limits = ParseProcLimits(ReadFixture("cgroup-v1", "self/limits"));

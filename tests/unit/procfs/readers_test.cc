@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "agent/procfs/fd_type_reader.h"
+#include "agent/procfs/proc_statm.h"
+#include "agent/procfs/proc_status.h"
 #include "agent/procfs/process_reader.h"
 #include "agent/procfs/read_source.h"
 #include "agent/procfs/smaps_rollup_reader.h"
@@ -59,16 +61,15 @@ const TreeFacts kV2{"cgroup-v2",
                      10288 * KiB, 500000 * KiB, 500000 * KiB, 2048 * KiB, 1024 * KiB}};
 // clang-format on
 
-const std::vector<Signal> kStatusSignals{Signal::kResidentMemoryBytes,
-                                         Signal::kVirtualMemoryBytes,
-                                         Signal::kResidentMemoryPeakBytes,
-                                         Signal::kRssAnonBytes,
-                                         Signal::kRssFileBytes,
-                                         Signal::kRssShmemBytes,
-                                         Signal::kSwapBytes};
-const std::vector<Signal> kStatSignals{Signal::kThreads, Signal::kCpuUserSecondsTotal,
-                                       Signal::kCpuSystemSecondsTotal, Signal::kCpuSecondsTotal,
-                                       Signal::kStartTimeSeconds};
+// The process signals by source.
+const std::vector<Signal> kStatmSignals{Signal::kResidentMemoryBytes, Signal::kVirtualMemoryBytes,
+                                        Signal::kRssAnonBytes};
+const std::vector<Signal> kThreadSignals{Signal::kThreads};
+const std::vector<Signal> kCpuSignals{Signal::kCpuUserSecondsTotal, Signal::kCpuSystemSecondsTotal,
+                                      Signal::kCpuSecondsTotal};
+const std::vector<Signal> kStatusSignals{Signal::kResidentMemoryPeakBytes, Signal::kRssFileBytes,
+                                         Signal::kRssShmemBytes, Signal::kSwapBytes};
+const std::vector<Signal> kStatSignals{Signal::kStartTimeSeconds};
 const std::vector<Signal> kLimitsSignals{Signal::kMaxFds, Signal::kMaxFdsHard,
                                          Signal::kVirtualMemoryMaxBytes};
 const std::vector<Signal> kSmapsSignals{
@@ -124,11 +125,11 @@ void ExpectStatusAndStat(const Snapshot& s, const TreeFacts& f) {
 
 TEST_P(ProcfsReadersOnFixtures, ProcessReaderReadsEverySignalOfTheTree) {
   const TreeFacts& facts = GetParam();
-  ProcessReader reader(
-      ProcessReaderOptions{.proc_root = FixtureProcRoot(facts.tree), .limits_from_syscall = false});
+  ProcessReader reader(ProcessReaderOptions{
+      .proc_root = FixtureProcRoot(facts.tree), .limits_from_syscall = false, .cpu_from_syscall = false});
   Snapshot snapshot;
   RecordingErrorSink errors;
-  reader.Read(&snapshot, errors);
+  reader.Read(TickKind::kSlow, &snapshot, errors);
 
   ExpectStatusAndStat(snapshot, facts);
   EXPECT_EQ(snapshot.get(Signal::kMaxFds), facts.max_fds);
@@ -139,7 +140,44 @@ TEST_P(ProcfsReadersOnFixtures, ProcessReaderReadsEverySignalOfTheTree) {
   ASSERT_EQ(errors.reports.size(), 1u);
   EXPECT_EQ(errors.reports[0].first, Source::kOpenFds);
   EXPECT_EQ(errors.reports[0].second, FixtureProcRoot(facts.tree) + "/self/fd: No such file or directory");
-  EXPECT_EQ(snapshot.present_count(), kStatusSignals.size() + kStatSignals.size() + kLimitsSignals.size());
+  EXPECT_EQ(snapshot.present_count(), kStatmSignals.size() + kThreadSignals.size() + kCpuSignals.size() +
+                                          kStatusSignals.size() + kStatSignals.size() +
+                                          kLimitsSignals.size());
+}
+
+TEST_P(ProcfsReadersOnFixtures, ARegularTickReadsTheEveryTickSourcesOnly) {
+  const TreeFacts& facts = GetParam();
+  ProcessReader reader(ProcessReaderOptions{
+      .proc_root = FixtureProcRoot(facts.tree), .limits_from_syscall = false, .cpu_from_syscall = false});
+  Snapshot snapshot;
+  RecordingErrorSink errors;
+  reader.Read(TickKind::kRegular, &snapshot, errors);
+  ExpectPresent(snapshot, kStatmSignals);
+  ExpectPresent(snapshot, kThreadSignals);
+  ExpectPresent(snapshot, kCpuSignals);
+  ExpectPresent(snapshot, kLimitsSignals);
+  ExpectAbsent(snapshot, kStatusSignals);
+  ExpectAbsent(snapshot, kStatSignals);
+  for (size_t i = 0; i < kSignalCount; ++i) {
+    const auto signal = static_cast<Signal>(i);
+    if (snapshot.has(signal)) {
+      EXPECT_EQ(GetSignalInfo(signal).cadence, Cadence::kEveryTick) << GetSignalInfo(signal).key;
+    }
+  }
+  for (const auto& [source, message] : errors.reports) {
+    EXPECT_EQ(SourceCadence(source), Cadence::kEveryTick) << SourceName(source) << ": " << message;
+  }
+}
+
+TEST_P(ProcfsReadersOnFixtures, StatmAgreesWithStatusAsTheKernelCountersDo) {
+  const TreeFacts& facts = GetParam();
+  const ProcStatus status = ParseProcStatus(testing::ReadFixture(facts.tree, "self/status"));
+  const Result<ProcStatm> statm = ParseProcStatm(testing::ReadFixture(facts.tree, "self/statm"), 4096);
+  ASSERT_TRUE(statm.ok()) << statm.error().message;
+  EXPECT_EQ(statm->resident_bytes, status.vm_rss_bytes);
+  EXPECT_EQ(statm->size_bytes, status.vm_size_bytes);
+  EXPECT_EQ(statm->anon_bytes(), status.rss_anon_bytes);
+  EXPECT_EQ(statm->shared_bytes, status.rss_file_bytes.value_or(0) + status.rss_shmem_bytes.value_or(0));
 }
 
 TEST_P(ProcfsReadersOnFixtures, ProcessReaderCountsFdsOfACopiedTreeOnBothPaths) {
@@ -148,18 +186,21 @@ TEST_P(ProcfsReadersOnFixtures, ProcessReaderCountsFdsOfACopiedTreeOnBothPaths) 
   tree.MakeFdDirectory("self", kFdTargets);
   for (bool force_getdents : {false, true}) {
     SCOPED_TRACE(force_getdents ? "getdents forced" : "default");
-    ProcessReader reader(ProcessReaderOptions{
-        .proc_root = tree.root(), .limits_from_syscall = false, .force_getdents = force_getdents});
+    ProcessReader reader(ProcessReaderOptions{.proc_root = tree.root(),
+                                              .limits_from_syscall = false,
+                                              .cpu_from_syscall = false,
+                                              .force_getdents = force_getdents});
     // A copied tree is not procfs: its st_size is not an fd count, so the getdents path must be chosen.
     EXPECT_FALSE(reader.fd_counter().uses_stat_size());
     Snapshot snapshot;
     RecordingErrorSink errors;
-    reader.Read(&snapshot, errors);
+    reader.Read(TickKind::kSlow, &snapshot, errors);
     EXPECT_TRUE(errors.reports.empty()) << errors.reports.front().second;
     EXPECT_EQ(snapshot.get(Signal::kOpenFds), 7.0);
     ExpectStatusAndStat(snapshot, facts);
-    EXPECT_EQ(snapshot.present_count(),
-              kStatusSignals.size() + kStatSignals.size() + kLimitsSignals.size() + 1);
+    EXPECT_EQ(snapshot.present_count(), kStatmSignals.size() + kThreadSignals.size() + kCpuSignals.size() +
+                                            kStatusSignals.size() + kStatSignals.size() +
+                                            kLimitsSignals.size() + 1);
   }
 }
 
@@ -170,8 +211,9 @@ TEST_P(ProcfsReadersOnFixtures, EachMissingFileClearsExactlyItsSourceAndReportsI
     Source source;
     std::vector<Signal> signals;
   };
-  const std::vector<Case> cases{{"self/status", Source::kProcStatus, kStatusSignals},
-                                {"self/stat", Source::kProcStat, kStatSignals},
+  const std::vector<Case> cases{{"self/statm", Source::kProcStatm, kStatmSignals},
+                                {"self/task", Source::kThreads, kThreadSignals},
+                                {"self/status", Source::kProcStatus, kStatusSignals},
                                 {"self/limits", Source::kLimits, kLimitsSignals},
                                 {"self/fd", Source::kOpenFds, {Signal::kOpenFds}}};
   for (const Case& c : cases) {
@@ -179,17 +221,18 @@ TEST_P(ProcfsReadersOnFixtures, EachMissingFileClearsExactlyItsSourceAndReportsI
     TempProcTree tree(facts.tree);
     tree.MakeFdDirectory("self", kFdTargets);
     std::filesystem::remove_all(tree.root() + "/" + c.file);
-    ProcessReader reader(ProcessReaderOptions{.proc_root = tree.root(), .limits_from_syscall = false});
+    ProcessReader reader(ProcessReaderOptions{
+        .proc_root = tree.root(), .limits_from_syscall = false, .cpu_from_syscall = false});
     Snapshot snapshot = StaleSnapshot();
     RecordingErrorSink errors;
-    reader.Read(&snapshot, errors);
+    reader.Read(TickKind::kSlow, &snapshot, errors);
 
     ASSERT_EQ(errors.reports.size(), 1u);
     EXPECT_EQ(errors.reports[0].first, c.source);
     EXPECT_EQ(errors.reports[0].second, tree.root() + "/" + c.file + ": No such file or directory");
     ExpectAbsent(snapshot, c.signals);
-    for (const auto& others :
-         {kStatusSignals, kStatSignals, kLimitsSignals, std::vector<Signal>{Signal::kOpenFds}}) {
+    for (const auto& others : {kStatmSignals, kThreadSignals, kCpuSignals, kStatusSignals, kStatSignals,
+                               kLimitsSignals, std::vector<Signal>{Signal::kOpenFds}}) {
       if (others == c.signals) continue;
       for (Signal signal : others) {
         EXPECT_TRUE(snapshot.has(signal)) << GetSignalInfo(signal).key;
@@ -197,6 +240,47 @@ TEST_P(ProcfsReadersOnFixtures, EachMissingFileClearsExactlyItsSourceAndReportsI
       }
     }
   }
+}
+
+TEST_P(ProcfsReadersOnFixtures, AMissingStatFileFailsCpuEveryTickAndStartTimeOnSlowTicks) {
+  const TreeFacts& facts = GetParam();
+  TempProcTree tree(facts.tree);
+  tree.MakeFdDirectory("self", kFdTargets);
+  tree.Remove("self/stat");
+  ProcessReader reader(ProcessReaderOptions{
+      .proc_root = tree.root(), .limits_from_syscall = false, .cpu_from_syscall = false});
+  for (TickKind tick : {TickKind::kRegular, TickKind::kSlow}) {
+    Snapshot snapshot = StaleSnapshot();
+    RecordingErrorSink errors;
+    reader.Read(tick, &snapshot, errors);
+    EXPECT_EQ(errors.Count(Source::kCpu), 1u);
+    EXPECT_EQ(errors.Count(Source::kProcStat), tick == TickKind::kSlow ? 1u : 0u);
+    EXPECT_EQ(errors.reports.size(), tick == TickKind::kSlow ? 2u : 1u);
+    ExpectAbsent(snapshot, kCpuSignals);
+    if (tick == TickKind::kSlow) ExpectAbsent(snapshot, kStatSignals);
+    ExpectPresent(snapshot, kStatmSignals);
+  }
+}
+
+TEST_P(ProcfsReadersOnFixtures, TheStartTimeIsReadOnceAndKept) {
+  const TreeFacts& facts = GetParam();
+  TempProcTree tree(facts.tree);
+  tree.MakeFdDirectory("self", kFdTargets);
+  ProcessReader reader(ProcessReaderOptions{
+      .proc_root = tree.root(), .limits_from_syscall = false, .cpu_from_syscall = false});
+  Snapshot first;
+  RecordingErrorSink errors;
+  reader.Read(TickKind::kSlow, &first, errors);
+  ASSERT_TRUE(first.has(Signal::kStartTimeSeconds));
+  // Rewrite stat in place (the reader keeps it open) with other CPU times and another start time: the CPU
+  // times follow, the start time does not.
+  const std::string fake = "1 (x) S 0 0 0 0 0 0 0 0 0 0 700 300 0 0 0 0 1 0 5 4096 1\n";
+  tree.Write("self/stat", fake);
+  Snapshot second;
+  reader.Read(TickKind::kSlow, &second, errors);
+  EXPECT_TRUE(errors.reports.empty());
+  EXPECT_DOUBLE_EQ(second.get(Signal::kCpuSecondsTotal).value_or(-1), 1000 / TicksPerSecond());
+  EXPECT_EQ(second.get(Signal::kStartTimeSeconds), first.get(Signal::kStartTimeSeconds));
 }
 
 TEST_P(ProcfsReadersOnFixtures, ATruncatedStatFileIsOneErrorNamingPathAndField) {
@@ -209,15 +293,18 @@ TEST_P(ProcfsReadersOnFixtures, ATruncatedStatFileIsOneErrorNamingPathAndField) 
   for (int space = 0; space < 12 && cut != std::string::npos; ++space) cut = stat.find(' ', cut + 1);
   ASSERT_NE(cut, std::string::npos);
   tree.Write("self/stat", stat.substr(0, cut));
-  ProcessReader reader(ProcessReaderOptions{.proc_root = tree.root(), .limits_from_syscall = false});
+  ProcessReader reader(ProcessReaderOptions{
+      .proc_root = tree.root(), .limits_from_syscall = false, .cpu_from_syscall = false});
   Snapshot snapshot = StaleSnapshot();
   RecordingErrorSink errors;
-  reader.Read(&snapshot, errors);
-  ASSERT_EQ(errors.reports.size(), 1u);
-  EXPECT_EQ(errors.reports[0].first, Source::kProcStat);
-  EXPECT_EQ(errors.reports[0].second,
-            tree.root() + "/self/stat: stat field 14 (utime) missing: the text is truncated");
+  reader.Read(TickKind::kSlow, &snapshot, errors);
+  ASSERT_EQ(errors.reports.size(), 2u);
+  for (const auto& [source, message] : errors.reports) {
+    EXPECT_TRUE(source == Source::kCpu || source == Source::kProcStat) << SourceName(source);
+    EXPECT_EQ(message, tree.root() + "/self/stat: stat field 14 (utime) missing: the text is truncated");
+  }
   ExpectAbsent(snapshot, kStatSignals);
+  ExpectAbsent(snapshot, kCpuSignals);
   ExpectPresent(snapshot, kStatusSignals);
 }
 
@@ -226,10 +313,11 @@ TEST_P(ProcfsReadersOnFixtures, MissingBootTimeLeavesOnlyStartTimeAbsentWithoutE
   TempProcTree tree(facts.tree);
   tree.MakeFdDirectory("self", kFdTargets);
   tree.Remove("stat");
-  ProcessReader reader(ProcessReaderOptions{.proc_root = tree.root(), .limits_from_syscall = false});
+  ProcessReader reader(ProcessReaderOptions{
+      .proc_root = tree.root(), .limits_from_syscall = false, .cpu_from_syscall = false});
   Snapshot snapshot = StaleSnapshot();
   RecordingErrorSink errors;
-  reader.Read(&snapshot, errors);
+  reader.Read(TickKind::kSlow, &snapshot, errors);
   EXPECT_TRUE(errors.reports.empty());
   EXPECT_FALSE(snapshot.has(Signal::kStartTimeSeconds));
   EXPECT_EQ(snapshot.get(Signal::kThreads), facts.threads);
@@ -243,16 +331,17 @@ TEST_P(ProcfsReadersOnFixtures, AFileThatComesBackIsReadAgain) {
   tree.MakeFdDirectory("self", kFdTargets);
   const std::string status = testing::ReadFixture(facts.tree, "self/status");
   tree.Remove("self/status");
-  ProcessReader reader(ProcessReaderOptions{.proc_root = tree.root(), .limits_from_syscall = false});
+  ProcessReader reader(ProcessReaderOptions{
+      .proc_root = tree.root(), .limits_from_syscall = false, .cpu_from_syscall = false});
   Snapshot first;
   RecordingErrorSink errors;
-  reader.Read(&first, errors);
+  reader.Read(TickKind::kSlow, &first, errors);
   EXPECT_EQ(errors.Count(Source::kProcStatus), 1u);
   tree.Write("self/status", status);
   Snapshot second;
-  reader.Read(&second, errors);
+  reader.Read(TickKind::kSlow, &second, errors);
   EXPECT_EQ(errors.reports.size(), 1u);
-  EXPECT_EQ(second.get(Signal::kResidentMemoryBytes), facts.rss);
+  EXPECT_EQ(second.get(Signal::kRssFileBytes), facts.rss_file);
 }
 
 TEST_P(ProcfsReadersOnFixtures, LimitsFromSyscallUseGetrlimitForSelf) {
@@ -261,7 +350,7 @@ TEST_P(ProcfsReadersOnFixtures, LimitsFromSyscallUseGetrlimitForSelf) {
       ProcessReaderOptions{.proc_root = FixtureProcRoot(facts.tree)});  // limits_from_syscall
   Snapshot snapshot;
   RecordingErrorSink errors;
-  reader.Read(&snapshot, errors);
+  reader.Read(TickKind::kSlow, &snapshot, errors);
   struct rlimit open_files {};
   struct rlimit address_space {};
   ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &open_files), 0);
@@ -282,7 +371,7 @@ TEST_P(ProcfsReadersOnFixtures, OtherPidsReadTheLimitsFileEvenWithLimitsFromSysc
       ProcessReaderOptions{.proc_root = tree.root(), .pid = "12345", .limits_from_syscall = true});
   Snapshot snapshot;
   RecordingErrorSink errors;
-  reader.Read(&snapshot, errors);
+  reader.Read(TickKind::kSlow, &snapshot, errors);
   EXPECT_TRUE(errors.reports.empty());
   EXPECT_EQ(snapshot.get(Signal::kMaxFds), facts.max_fds);
   EXPECT_EQ(snapshot.get(Signal::kMaxFdsHard), facts.max_fds_hard);
@@ -298,7 +387,7 @@ TEST_P(ProcfsReadersOnFixtures, SmapsRollupReaderReadsEveryField) {
   EXPECT_EQ(reader.path(), FixtureProcRoot(facts.tree) + "/self/smaps_rollup");
   Snapshot snapshot;
   RecordingErrorSink errors;
-  reader.Read(&snapshot, errors);
+  reader.Read(TickKind::kSlow, &snapshot, errors);
   EXPECT_TRUE(errors.reports.empty());
   for (size_t i = 0; i < kSmapsSignals.size(); ++i) {
     EXPECT_EQ(snapshot.get(kSmapsSignals[i]), facts.smaps[i]) << GetSignalInfo(kSmapsSignals[i]).key;
@@ -312,7 +401,7 @@ TEST_P(ProcfsReadersOnFixtures, SmapsRollupReaderMissingFile) {
   SmapsRollupReader reader(tree.root(), "self");
   Snapshot snapshot = StaleSnapshot();
   RecordingErrorSink errors;
-  reader.Read(&snapshot, errors);
+  reader.Read(TickKind::kSlow, &snapshot, errors);
   ASSERT_EQ(errors.reports.size(), 1u);
   EXPECT_EQ(errors.reports[0].first, Source::kSmapsRollup);
   EXPECT_EQ(errors.reports[0].second, tree.root() + "/self/smaps_rollup: No such file or directory");
@@ -326,7 +415,7 @@ TEST_P(ProcfsReadersOnFixtures, FdTypeReaderCountsTypesOfACopiedTree) {
   FdTypeReader reader(tree.root(), "self");
   Snapshot snapshot;
   RecordingErrorSink errors;
-  reader.Read(&snapshot, errors);
+  reader.Read(TickKind::kSlow, &snapshot, errors);
   EXPECT_TRUE(errors.reports.empty());
   EXPECT_EQ(snapshot.get(Signal::kOpenFdsSocket), 2.0);
   EXPECT_EQ(snapshot.get(Signal::kOpenFdsPipe), 1.0);
@@ -343,7 +432,7 @@ TEST_P(ProcfsReadersOnFixtures, FdTypeReaderCapSetsTruncated) {
   FdTypeReader reader(tree.root(), "self", 4);
   Snapshot snapshot;
   RecordingErrorSink errors;
-  reader.Read(&snapshot, errors);
+  reader.Read(TickKind::kSlow, &snapshot, errors);
   EXPECT_TRUE(errors.reports.empty());
   EXPECT_EQ(snapshot.get(Signal::kOpenFdsScanTruncated), 1.0);
   double sum = 0;
@@ -356,7 +445,7 @@ TEST_P(ProcfsReadersOnFixtures, FdTypeReaderMissingDirectory) {
   FdTypeReader reader(FixtureProcRoot(GetParam().tree), "self");
   Snapshot snapshot = StaleSnapshot();
   RecordingErrorSink errors;
-  reader.Read(&snapshot, errors);
+  reader.Read(TickKind::kSlow, &snapshot, errors);
   ASSERT_EQ(errors.reports.size(), 1u);
   EXPECT_EQ(errors.reports[0].first, Source::kFdTypes);
   EXPECT_EQ(errors.reports[0].second,

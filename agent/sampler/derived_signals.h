@@ -1,0 +1,14 @@
+#pragma once
+// Signals computed from other signals of the same snapshot, once every source of a tick has been read.
+//
+// Thread-safety: pure function over the snapshot. Cost: a few comparisons.
+
+#include "leakwatch/snapshot.h"
+
+namespace leakwatch::internal {
+
+// kResidentMemoryPeakBytes: VmHWM comes from the slow period, but the peak can never be below the RSS read in
+// this tick, so the snapshot holds max(VmHWM of the last slow tick, RSS now); absent while VmHWM is absent.
+void DeriveSignals(Snapshot* snapshot);
+
+}  // namespace leakwatch::internal
