@@ -3,6 +3,8 @@
 
 #include <mutex>
 
+#include "agent/allocator/allocator_reader.h"
+#include "agent/allocator/detect.h"
 #include "agent/cgroup/cgroup_reader.h"
 #include "agent/common/block_signals.h"
 #include "agent/common/clock.h"
@@ -63,6 +65,12 @@ class AgentImpl final : public Agent {
     cgroup_options.roots = internal::CgroupRoots{
         .proc_root = options_.proc_root, .pid = options_.pid, .mount_prefix = options_.cgroup_mount_prefix};
     readers.push_back(std::make_unique<internal::CgroupReader>(std::move(cgroup_options)));
+    const auto ticks_per = [&](std::chrono::milliseconds every) {
+      return static_cast<uint32_t>((every.count() + options_.period.count() - 1) / options_.period.count());
+    };
+    const uint32_t allocator_every =
+        options_.allocator.period.count() == 0 ? 1 : ticks_per(options_.allocator.period);
+    readers.push_back(std::make_unique<internal::AllocatorReader>(AllocatorProvider(), allocator_every));
     if (options_.smaps_rollup) {
       readers.push_back(std::make_unique<internal::SmapsRollupReader>(options_.proc_root, options_.pid));
     }
@@ -70,8 +78,7 @@ class AgentImpl final : public Agent {
       readers.push_back(
           std::make_unique<internal::FdTypeReader>(options_.proc_root, options_.pid, options_.fd_scan_limit));
     }
-    const auto slow_every = static_cast<uint32_t>(
-        (options_.slow_period.count() + options_.period.count() - 1) / options_.period.count());
+    const uint32_t slow_every = ticks_per(options_.slow_period);
     collector_ = std::make_unique<internal::TickCollector>(
         internal::TickCollector::Options{.period = options_.period, .slow_every = slow_every},
         std::move(readers), clock);
@@ -119,6 +126,21 @@ class AgentImpl final : public Agent {
                   options_.period.count());
     }
     return info;
+  }
+
+  // The application's provider, or the one detected now (the glibc guard's worker starts here when enabled).
+  std::shared_ptr<AllocatorStatsProvider> AllocatorProvider() const {
+    if (options_.allocator.provider) {
+      Log()->info("allocator: statistics from the application's own provider");
+      return options_.allocator.provider;
+    }
+    const AllocatorOptions& a = options_.allocator;
+    internal::AllocatorDetectOptions detect;
+    detect.glibc = internal::GlibcMallinfoOptions{.enabled = a.glibc_mallinfo,
+                                                  .period = a.glibc_mallinfo_period,
+                                                  .budget = a.glibc_mallinfo_budget,
+                                                  .max_period = a.glibc_mallinfo_max_period};
+    return internal::DetectAllocator(detect);
   }
 
   void StopLocked() {

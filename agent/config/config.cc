@@ -183,7 +183,7 @@ Status ApplyConfigText(std::string_view text, const std::string& file_name, Agen
   try {
     CheckKeys(root, "",
               {"period", "slow_period", "smaps_rollup", "fd_types", "fd_scan_limit", "history_budget_bytes",
-               "http", "log"},
+               "http", "log", "allocator"},
               errors);
     ReadDuration(root, "period", "period", &options->period, errors);
     ReadDuration(root, "slow_period", "slow_period", &options->slow_period, errors);
@@ -204,6 +204,25 @@ Status ApplyConfigText(std::string_view text, const std::string& file_name, Agen
         options->http.request_timeout_ms = static_cast<int>(std::min<int64_t>(timeout.count(), 1 << 30));
         ReadInteger(http, "threads", "http.threads", &options->http.threads, errors);
         ReadString(http, "web_config_file", "http.web_config_file", &options->http.web_config_file, errors);
+      }
+    }
+    if (const YAML::Node allocator = root["allocator"]) {
+      if (!allocator.IsMap()) {
+        errors.Add(allocator, "allocator", "expected a map, got " + Quoted(allocator));
+      } else {
+        AllocatorOptions& a = options->allocator;
+        CheckKeys(allocator, "allocator.",
+                  {"period", "glibc_mallinfo", "glibc_mallinfo_period", "glibc_mallinfo_budget",
+                   "glibc_mallinfo_max_period"},
+                  errors);
+        ReadDuration(allocator, "period", "allocator.period", &a.period, errors);
+        ReadBool(allocator, "glibc_mallinfo", "allocator.glibc_mallinfo", &a.glibc_mallinfo, errors);
+        ReadDuration(allocator, "glibc_mallinfo_period", "allocator.glibc_mallinfo_period",
+                     &a.glibc_mallinfo_period, errors);
+        ReadDuration(allocator, "glibc_mallinfo_budget", "allocator.glibc_mallinfo_budget",
+                     &a.glibc_mallinfo_budget, errors);
+        ReadDuration(allocator, "glibc_mallinfo_max_period", "allocator.glibc_mallinfo_max_period",
+                     &a.glibc_mallinfo_max_period, errors);
       }
     }
     if (const YAML::Node log = root["log"]) {
@@ -282,6 +301,25 @@ Status ValidateOptions(const AgentOptions& o) {
   }
   if (o.http.threads < 1 || o.http.threads > 64) {
     errors.push_back("http.threads: " + std::to_string(o.http.threads) + " is outside 1 .. 64");
+  }
+  const AllocatorOptions& a = o.allocator;
+  if (a.period.count() != 0 && (a.period < o.period || a.period > milliseconds(3'600'000))) {
+    errors.push_back("allocator.period: " + ms(a.period) + " must be 0 (every tick) or between the period (" +
+                     ms(o.period) + ") and 1h");
+  }
+  if (a.glibc_mallinfo_period < milliseconds(1000) || a.glibc_mallinfo_period > milliseconds(86'400'000)) {
+    errors.push_back("allocator.glibc_mallinfo_period: " + ms(a.glibc_mallinfo_period) +
+                     " is outside 1s .. 24h");
+  }
+  if (a.glibc_mallinfo_budget < milliseconds(1) || a.glibc_mallinfo_budget > milliseconds(10'000)) {
+    errors.push_back("allocator.glibc_mallinfo_budget: " + ms(a.glibc_mallinfo_budget) +
+                     " is outside 1ms .. 10s");
+  }
+  if (a.glibc_mallinfo_max_period < a.glibc_mallinfo_period ||
+      a.glibc_mallinfo_max_period > milliseconds(86'400'000)) {
+    errors.push_back("allocator.glibc_mallinfo_max_period: " + ms(a.glibc_mallinfo_max_period) +
+                     " must be between allocator.glibc_mallinfo_period (" + ms(a.glibc_mallinfo_period) +
+                     ") and 24h");
   }
   if (o.proc_root.empty()) errors.push_back("proc_root: must not be empty");
   if (o.pid != "self" && !ParseU64(o.pid))

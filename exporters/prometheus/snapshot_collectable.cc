@@ -38,6 +38,10 @@ constexpr const char* kCgroupInfo = "leakwatch_cgroup_info";
 constexpr const char* kCgroupInfoHelp =
     "A metric with a constant '1' value labeled by the cgroup version and the path of the process's memory "
     "cgroup.";
+constexpr const char* kAllocatorInfo = "leakwatch_allocator_info";
+constexpr const char* kAllocatorInfoHelp =
+    "A metric with a constant '1' value labeled by the allocator in use, its version and its heap profiling "
+    "capability (unsupported, inactive, active).";
 constexpr const char* kCollectErrors = "leakwatch_exporter_collect_errors_total";
 constexpr const char* kCollectErrorsHelp =
     "Scrapes whose rendering failed; such a scrape carries only leakwatch_build_info and this counter.";
@@ -216,6 +220,21 @@ std::vector<MetricFamily> SnapshotCollectable::CollectOrThrow() const {
     MetricFamily f = Family(kCgroupInfo, kCgroupInfoHelp, MetricType::Gauge);
     ClientMetric m = Value(MetricType::Gauge, 1);
     m.label = {{"path", s.cgroup_path}, {"version", std::to_string(s.cgroup_version)}};
+    f.metric.push_back(std::move(m));
+    out.push_back(std::move(f));
+  }
+  if (s.allocator) {
+    const AllocatorInfo& a = *s.allocator;
+    MetricFamily f = Family(kAllocatorInfo, kAllocatorInfoHelp, MetricType::Gauge);
+    ClientMetric m = Value(MetricType::Gauge, 1);
+    const char* profiling = !a.profiling_supported ? "unsupported"
+                            : a.profiling_active   ? "active"
+                                                   : "inactive";
+    m.label = {
+        {"allocator", a.name},
+        {"profiling", profiling},
+        {"profiling_sample_bytes", a.profiling_sample_bytes ? std::to_string(*a.profiling_sample_bytes) : ""},
+        {"version", a.version}};
     f.metric.push_back(std::move(m));
     out.push_back(std::move(f));
   }

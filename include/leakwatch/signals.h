@@ -88,6 +88,23 @@ enum class Signal : uint16_t {
   kOpenFdsOther,
   kOpenFdsScanTruncated,  // 1 when the scan stopped at the cap, else 0
 
+  // --- allocator statistics, every tick (leakwatch/allocator.h; absent when the allocator has no such
+  // figure) ---
+  kHeapBytes,                // process_heap_bytes: bytes allocated to the application
+  kAllocatorAllocatedBytes,  // the same figure under leakwatch_allocator_*
+  kAllocatorActiveBytes,
+  kAllocatorResidentBytes,
+  kAllocatorMappedBytes,
+  kAllocatorRetainedBytes,
+  kAllocatorMetadataBytes,
+  kAllocatorFreeBytes,
+  kAllocatorArenas,
+  kAllocatorOverheadBytes,            // derived: resident - allocated
+  kAllocatorUnexplainedAnonBytes,     // derived: RssAnon - allocator resident
+  kAllocatorMallinfoDurationSeconds,  // glibc guard: duration of the last mallinfo2() call
+  kAllocatorMallinfoPeriodSeconds,    // glibc guard: current (possibly backed-off) period
+  kAllocatorMallinfoBackoffsTotal,    // glibc guard: calls over budget
+
   kCount  // not a signal
 };
 
@@ -126,6 +143,7 @@ enum class Source : uint8_t {
   kOpenFds,       // fd count
   kCgroupMemory,  // cgroup memory usage, limit(s), memory.high, memory.stat
   kCgroupPids,    // cgroup pids.current, pids.max
+  kAllocator,     // the allocator's statistics provider (leakwatch/allocator.h)
   // slow ticks
   kProcStat,            // /proc/<pid>/stat: start time
   kProcStatus,          // /proc/<pid>/status: VmHWM, RssFile, RssShmem, VmSwap

@@ -33,6 +33,11 @@ constexpr bool kAsan = true;
 #else
 constexpr bool kAsan = false;
 #endif
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kSanitizer = true;
+#else
+constexpr bool kSanitizer = false;
+#endif
 
 #define ASSERT_OK_AND_ASSIGN(lhs, expr)                           \
   auto lhs##_result = (expr);                                     \
@@ -355,6 +360,102 @@ TEST(DemoLeaks, MemoryLeakShowsInScrapedRssAndFreeReleasesIt) {
         seconds(10), milliseconds(200)))
         << "scraped RSS " << Show(rss) << " after /free (peak " << peak << ")";
   }
+}
+
+// --- allocator statistics, with the allocator the demo really runs on ---
+
+// Leaks `mib` MiB at 20 MiB/s and returns what the demo says it leaked (its own /status, not the agent).
+std::optional<double> LeakAndStop(const RunningDemo& demo, double mib) {
+  if (!demo.Control("/leak/memory?mib_per_s=20").ok()) return std::nullopt;
+  std::optional<double> leaked;
+  WaitUntil(
+      [&] {
+        const auto status = demo.Control("/status");
+        leaked = status.ok() ? JsonField(*status, "leaked_bytes") : std::nullopt;
+        return leaked && *leaked >= mib * kMiB;
+      },
+      seconds(20), milliseconds(100));
+  if (!demo.Control("/leak/memory?mib_per_s=0").ok()) return std::nullopt;
+  const auto status = demo.Control("/status");
+  return status.ok() ? JsonField(*status, "leaked_bytes") : std::nullopt;
+}
+
+// The heap metric follows what the demo leaked (within 5 % above, nothing below) and falls after /free.
+void ExpectHeapFollowsTheLeak(const RunningDemo& demo) {
+  ASSERT_TRUE(demo.WaitForNewSamples(2, seconds(10)));
+  const auto base = demo.Metric("process_heap_bytes");
+  ASSERT_TRUE(base) << "process_heap_bytes is absent";
+  const auto leaked = LeakAndStop(demo, 32);
+  ASSERT_TRUE(leaked && *leaked >= 32 * kMiB) << "the demo leaked " << Show(leaked);
+  std::optional<double> heap;
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        heap = demo.Metric("process_heap_bytes");
+        return heap && *heap >= *base + *leaked && *heap <= *base + 1.05 * *leaked;
+      },
+      seconds(10), milliseconds(200)))
+      << "process_heap_bytes went from " << *base << " to " << Show(heap) << " after leaking " << *leaked;
+  ASSERT_TRUE(demo.Control("/free").ok());
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        heap = demo.Metric("process_heap_bytes");
+        return heap && *heap <= *base + 0.05 * *leaked;
+      },
+      seconds(10), milliseconds(200)))
+      << "process_heap_bytes " << Show(heap) << " after /free (base " << *base << ")";
+}
+
+TEST(DemoAllocator, JemallocPreloadedIsDetectedAndItsHeapFollowsTheLeak) {
+  if (kSanitizer) GTEST_SKIP() << "sanitizer build: another allocator cannot be LD_PRELOADed";
+  const std::string jemalloc = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2";
+  if (::access(jemalloc.c_str(), R_OK) != 0)
+    GTEST_SKIP() << "needs " << jemalloc << " (package libjemalloc2)";
+  DemoOptions options;
+  options.env.push_back({"LD_PRELOAD", jemalloc});
+  ASSERT_OK_AND_ASSIGN(demo, StartDemo(options));
+  const auto text = demo.Scrape();
+  ASSERT_TRUE(text.ok()) << text.error().message;
+  EXPECT_NE(text->find("leakwatch_allocator_info{allocator=\"jemalloc\",profiling=\"inactive\""),
+            std::string::npos)
+      << *text;
+  for (const char* name : {"leakwatch_allocator_resident_bytes", "leakwatch_allocator_active_bytes",
+                           "leakwatch_allocator_mapped_bytes", "leakwatch_allocator_overhead_bytes",
+                           "leakwatch_allocator_unexplained_anon_bytes"}) {
+    EXPECT_TRUE(FindSample(*text, name)) << name << " is absent";
+  }
+  ExpectHeapFollowsTheLeak(demo);
+}
+
+TEST(DemoAllocator, GlibcFiguresOnlyWithMallinfoEnabled) {
+  if (kSanitizer) GTEST_SKIP() << "sanitizer build: malloc is the sanitizer's, not glibc's";
+  {
+    ASSERT_OK_AND_ASSIGN(demo, StartDemo());
+    const auto text = demo.Scrape();
+    ASSERT_TRUE(text.ok()) << text.error().message;
+    EXPECT_NE(text->find("leakwatch_allocator_info{allocator=\"glibc\",profiling=\"unsupported\""),
+              std::string::npos)
+        << *text;
+    EXPECT_FALSE(FindSample(*text, "process_heap_bytes")) << "mallinfo2 must be off by default";
+  }
+  const std::string config = ::testing::TempDir() + "/leakwatch-mallinfo.yml";
+  std::ofstream(config) << "allocator:\n  glibc_mallinfo: true\n  glibc_mallinfo_period: 1s\n";
+  DemoOptions options;
+  options.env.push_back({"LEAKWATCH_CONFIG", config});
+  ASSERT_OK_AND_ASSIGN(demo, StartDemo(options));
+  EXPECT_TRUE(WaitUntil(
+      [&] { return demo.Metric("leakwatch_allocator_mallinfo_duration_seconds").has_value(); }, seconds(10)));
+  EXPECT_EQ(demo.Metric("leakwatch_allocator_mallinfo_period_seconds"), 1.0);
+  ExpectHeapFollowsTheLeak(demo);
+}
+
+TEST(DemoAllocator, UnderAddressSanitizerNoAllocatorIsFoundAndItsFiguresAreAbsent) {
+  if (!kAsan) GTEST_SKIP() << "only meaningful in the ASan build (malloc is then the sanitizer's)";
+  ASSERT_OK_AND_ASSIGN(demo, StartDemo());
+  const auto text = demo.Scrape();
+  ASSERT_TRUE(text.ok()) << text.error().message;
+  EXPECT_NE(text->find("leakwatch_allocator_info{allocator=\"unknown\""), std::string::npos) << *text;
+  EXPECT_EQ(text->find("process_heap_bytes "), std::string::npos);
+  EXPECT_EQ(text->find("leakwatch_allocator_allocated_bytes "), std::string::npos);
 }
 
 // --- the agent must never take the host down ---

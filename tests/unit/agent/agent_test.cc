@@ -78,6 +78,32 @@ TEST_P(AgentOnFixtureTree, SmapsRollupAndFdTypesCanBeTurnedOff) {
   (*agent)->stop();
 }
 
+// An application's own provider replaces detection and is read every tick.
+class FixedHeapProvider : public AllocatorStatsProvider {
+ public:
+  AllocatorInfo Info() override { return AllocatorInfo{.name = "app-arena", .version = "7"}; }
+  Result<AllocatorStats> Read() override {
+    AllocatorStats stats;
+    stats.allocated_bytes = 123456;
+    stats.resident_bytes = 200000;
+    return stats;
+  }
+};
+
+TEST_P(AgentOnFixtureTree, AnApplicationsAllocatorProviderIsRead) {
+  AgentOptions options = Options();
+  options.allocator.provider = std::make_shared<FixedHeapProvider>();
+  auto agent = Agent::Create(options);
+  ASSERT_TRUE(agent.ok()) << agent.error().message;
+  ASSERT_TRUE((*agent)->start().ok());
+  const auto snap = (*agent)->latest_snapshot();
+  EXPECT_EQ(snap->get(Signal::kHeapBytes), 123456);
+  EXPECT_EQ(snap->get(Signal::kAllocatorOverheadBytes), 200000 - 123456);
+  ASSERT_NE(snap->allocator, nullptr);
+  EXPECT_EQ(snap->allocator->name, "app-arena");
+  (*agent)->stop();
+}
+
 INSTANTIATE_TEST_SUITE_P(Trees, AgentOnFixtureTree,
                          ::testing::Values(TreeCase{"cgroup-v1", 62684.0 * 1024, 1, 268435456},
                                            TreeCase{"cgroup-v2", 524288.0 * 1024, 2, 536870912}),

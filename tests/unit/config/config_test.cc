@@ -80,6 +80,12 @@ http:
   metrics_path: /m
   request_timeout: 2s
   threads: 3
+allocator:
+  period: 5s
+  glibc_mallinfo: true
+  glibc_mallinfo_period: 2m
+  glibc_mallinfo_budget: 20ms
+  glibc_mallinfo_max_period: 30m
 log:
   level: debug
   sink: "off"
@@ -97,6 +103,11 @@ log:
   EXPECT_EQ(o.http.metrics_path, "/m");
   EXPECT_EQ(o.http.request_timeout_ms, 2000);
   EXPECT_EQ(o.http.threads, 3);
+  EXPECT_EQ(o.allocator.period, 5000ms);
+  EXPECT_TRUE(o.allocator.glibc_mallinfo);
+  EXPECT_EQ(o.allocator.glibc_mallinfo_period, 120000ms);
+  EXPECT_EQ(o.allocator.glibc_mallinfo_budget, 20ms);
+  EXPECT_EQ(o.allocator.glibc_mallinfo_max_period, 1800000ms);
   EXPECT_EQ(o.log.level, "debug");
   EXPECT_EQ(o.log.sink, "off");
   EXPECT_TRUE(o.log.json);
@@ -160,6 +171,20 @@ TEST(ValidateOptions, ReportsAllProblemsAtOnce) {
   EXPECT_NE(st.error().message.find("period: 50ms is outside 100ms .. 60s"), std::string::npos);
   EXPECT_NE(st.error().message.find("http.threads: 0"), std::string::npos);
   EXPECT_NE(st.error().message.find("log.level: \"loud\""), std::string::npos);
+}
+
+TEST(ValidateOptions, AllocatorOptionsAreCheckedWithTheirNames) {
+  AgentOptions o;
+  o.allocator.period = 200ms;  // below the 1 s period
+  o.allocator.glibc_mallinfo_budget = 0ms;
+  o.allocator.glibc_mallinfo_max_period = 1000ms;  // below glibc_mallinfo_period (60 s)
+  const auto st = ValidateOptions(o);
+  ASSERT_FALSE(st.ok());
+  EXPECT_THAT(
+      st.error().message,
+      ::testing::AllOf(::testing::HasSubstr("allocator.period: 200ms must be 0 (every tick) or between"),
+                       ::testing::HasSubstr("allocator.glibc_mallinfo_budget: 0ms is outside 1ms .. 10s"),
+                       ::testing::HasSubstr("allocator.glibc_mallinfo_max_period: 1000ms must be between")));
 }
 
 TEST(ValidateOptions, SlowPeriodZeroIsRejectedWithTheWayToTurnTheScansOff) {

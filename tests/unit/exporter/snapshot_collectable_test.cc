@@ -143,6 +143,30 @@ TEST(SnapshotCollectableTest, NoCgroupInfoWithoutCgroup) {
   EXPECT_THAT(Render(collectable), Not(HasSubstr("leakwatch_cgroup_info")));
 }
 
+TEST(SnapshotCollectableTest, AllocatorInfoCarriesNameVersionAndProfiling) {
+  auto s = std::make_shared<Snapshot>(*SmallSnapshot());
+  s->allocator = std::make_shared<const AllocatorInfo>(AllocatorInfo{.name = "jemalloc",
+                                                                     .version = "5.3.0-0-g54eaed1d",
+                                                                     .profiling_supported = true,
+                                                                     .profiling_active = true,
+                                                                     .profiling_sample_bytes = 524288});
+  std::shared_ptr<const Snapshot> snapshot = s;
+  SnapshotCollectable collectable([snapshot] { return snapshot; });
+  EXPECT_THAT(Render(collectable),
+              HasSubstr("leakwatch_allocator_info{allocator=\"jemalloc\",profiling=\"active\","
+                        "profiling_sample_bytes=\"524288\",version=\"5.3.0-0-g54eaed1d\"} 1\n"));
+
+  s->allocator = std::make_shared<const AllocatorInfo>();  // nothing found
+  EXPECT_THAT(Render(collectable),
+              HasSubstr("leakwatch_allocator_info{allocator=\"unknown\",profiling=\"unsupported\","
+                        "profiling_sample_bytes=\"\",version=\"\"} 1\n"));
+  s->allocator = std::make_shared<const AllocatorInfo>(
+      AllocatorInfo{.name = "tcmalloc", .version = "gperftools 2.10", .profiling_supported = true});
+  EXPECT_THAT(Render(collectable), HasSubstr("profiling=\"inactive\""));
+  s->allocator.reset();  // no allocator reader ran
+  EXPECT_THAT(Render(collectable), Not(HasSubstr("leakwatch_allocator_info")));
+}
+
 TEST(SnapshotCollectableTest, BeforeFirstTickOnlyBuildInfoAndExporterCounter) {
   SnapshotCollectable collectable([] { return std::shared_ptr<const Snapshot>(); });
   const auto families = collectable.Collect();
