@@ -1,6 +1,7 @@
 // leakwatch_bench: Google Benchmark suite for the agent's hot paths (docs/PERFORMANCE.md has the results).
 //
-//   Tick       TickCollector::Tick() with ProcessReader + CgroupReader on "self" (no smaps_rollup, no fds by
+//   Tick       TickCollector::Tick() with ProcessReader + CgroupReader + AllocatorReader (the allocator
+//              detected, glibc here, with mallinfo2 off as by default) on "self" (no smaps_rollup, no fds by
 //              type), at 10 / 10,000 open fds x 10 / 1,000 threads: a regular tick (BM_Tick), a slow tick
 //              (BM_TickSlow) and the mean over the default cycle of one slow tick in ten (BM_TickCycle).
 //   Breakdown  each reader alone, and the pieces of each reader (the /proc and cgroup files read one by one).
@@ -32,6 +33,8 @@
 #include <string>
 #include <vector>
 
+#include "agent/allocator/allocator_reader.h"
+#include "agent/allocator/detect.h"
 #include "agent/cgroup/cgroup_location.h"
 #include "agent/cgroup/cgroup_parse.h"
 #include "agent/cgroup/cgroup_reader.h"
@@ -85,6 +88,7 @@ std::vector<std::unique_ptr<li::SourceReader>> EveryTickReaders() {
   std::vector<std::unique_ptr<li::SourceReader>> readers;
   readers.push_back(std::make_unique<li::ProcessReader>(li::ProcessReaderOptions{}));
   readers.push_back(std::make_unique<li::CgroupReader>(li::CgroupReaderOptions{}));
+  readers.push_back(std::make_unique<li::AllocatorReader>(li::DetectAllocator()));  // as the agent does
   return readers;
 }
 
