@@ -9,14 +9,18 @@
 #include "agent/common/block_signals.h"
 #include "agent/common/clock.h"
 #include "agent/config/config.h"
+#include "agent/config/config_watcher.h"
 #include "agent/logging/log.h"
 #include "agent/procfs/fd_type_reader.h"
 #include "agent/procfs/process_reader.h"
 #include "agent/procfs/smaps_rollup_reader.h"
+#include "agent/rules/rule_engine.h"
+#include "agent/rules/rule_events.h"
 #include "agent/sampler/scheduler.h"
 #include "agent/sampler/tick_collector.h"
 #include "exporters/prometheus/prometheus_exporter.h"
 #include "exporters/prometheus/web_config.h"
+#include "exporters/status/status_json.h"
 #include "leakwatch/history.h"
 #include "leakwatch/version.h"
 
@@ -25,10 +29,27 @@ namespace {
 
 using internal::Log;
 
+// The actions a rule may name. The runner outlives every engine (a function-local static: an agent may be
+// destroyed during static destruction).
+internal::ActionRunner& Actions() {
+  static auto* runner = new internal::LogActionRunner;
+  return *runner;
+}
+
 class AgentImpl final : public Agent {
  public:
-  AgentImpl(AgentOptions options, std::unique_ptr<History> history)
-      : options_(std::move(options)), history_(std::move(history)) {}
+  AgentImpl(AgentOptions program, internal::EnvLookup env, internal::ResolvedConfig resolved,
+            std::unique_ptr<History> history)
+      : program_(std::move(program)),
+        env_(std::move(env)),
+        options_(std::move(resolved.options)),
+        history_(std::move(history)),
+        engine_(std::move(resolved.rules), options_.period, &events_, &Actions()),
+        watcher_(options_.config_file, options_.config_check_period) {
+    watcher_.MarkLoaded();
+    config_status_.file = options_.config_file;
+    config_status_.last_success = std::chrono::system_clock::now();
+  }
   ~AgentImpl() override { stop(); }
 
   Result<StartInfo> start() override {
@@ -53,6 +74,14 @@ class AgentImpl final : public Agent {
   }
 
   const History& history() const override { return *history_; }
+  std::shared_ptr<const RulesStatus> rules_status() const override {
+    auto status = engine_.status();
+    return status->sequence == 0 ? nullptr : status;
+  }
+  ConfigStatus config_status() const override {
+    std::lock_guard lock(config_mu_);
+    return config_status_;
+  }
   const AgentOptions& options() const override { return options_; }
 
  private:
@@ -89,6 +118,7 @@ class AgentImpl final : public Agent {
 
     scheduler_ = std::make_unique<internal::Scheduler>(options_.period, [this](uint64_t missed) {
       if (auto snap = collector_->Tick(missed)) Publish(std::move(snap));
+      MaybeReload();
     });
     const auto first_deadline = latest_snapshot()->steady_time + options_.period;
     if (auto st = scheduler_->Start(first_deadline); !st) {
@@ -106,6 +136,15 @@ class AgentImpl final : public Agent {
       eo.request_timeout_ms = options_.http.request_timeout_ms;
       eo.num_threads = options_.http.threads;
       eo.web_config_file = options_.http.web_config_file;
+      eo.rules_provider = [this] {
+        auto rules = engine_.status();
+        if (rules->sequence == 0) rules = nullptr;
+        return exporters::RulesView{std::move(rules), config_status()};
+      };
+      eo.extra_routes.push_back({"/status", "application/json; charset=utf-8", [this] {
+                                   const auto rules = engine_.status();
+                                   return exporters::RenderStatusJson(rules.get(), config_status());
+                                 }});
       auto exporter = [&] {
         internal::ScopedBlockAllSignals block_signals;  // the HTTP server's threads inherit the blocked mask
         return exporters::PrometheusExporter::Start(eo, [this] { return latest_snapshot(); });
@@ -153,12 +192,98 @@ class AgentImpl final : public Agent {
 
   void Publish(std::shared_ptr<const Snapshot> snap) {
     history_->Append(*snap);
+    engine_.Evaluate(*snap);
     std::lock_guard lock(snapshot_mu_);
     latest_ = std::move(snap);
   }
 
+  // On the sampler thread: applies a changed config file. Only the rules and the logging change at run time;
+  // the other settings are reported as waiting for a restart.
+  void MaybeReload() {
+    try {
+      auto changed = watcher_.Poll(std::chrono::steady_clock::now());
+      if (!changed) return;
+      Result<internal::ResolvedConfig> resolved =
+          changed->ok() ? internal::ResolveConfig(program_, env_, changed->value(), Actions().names())
+                        : Result<internal::ResolvedConfig>(changed->error());
+      if (!resolved) {
+        {
+          std::lock_guard lock(config_mu_);
+          config_status_.last_load_ok = false;
+          config_status_.last_error = resolved.error().message;
+          ++config_status_.reload_failures_total;
+        }
+        Log()->error(
+            "leakwatch: config file {} changed but is rejected; the running configuration stays:\n{}",
+            options_.config_file, resolved.error().message);
+        return;
+      }
+      const AgentOptions& next = resolved->options;
+      engine_.Replace(std::move(resolved->rules));
+      if (next.log.level != applied_log_.level || next.log.sink != applied_log_.sink ||
+          next.log.json != applied_log_.json) {
+        const internal::LogSettings settings{
+            .level = next.log.level, .sink = next.log.sink, .json = next.log.json};
+        if (auto st = internal::ConfigureLogging(settings); st) {
+          applied_log_ = next.log;
+        } else {
+          Log()->error("leakwatch: config reload: log settings not applied: {}", st.error().message);
+        }
+      }
+      const std::string pending = SettingsNeedingRestart(next);
+      {
+        std::lock_guard lock(config_mu_);
+        config_status_.last_load_ok = true;
+        config_status_.last_error.clear();
+        config_status_.last_success = std::chrono::system_clock::now();
+        ++config_status_.reloads_total;
+      }
+      Log()->info("leakwatch: config file {} reloaded: {} rules in force{}", options_.config_file,
+                  engine_.status()->rules.size(),
+                  pending.empty() ? "" : "; changed but applied only at the next start: " + pending);
+    } catch (const std::exception& e) {
+      Log()->error("leakwatch: config reload failed: {}", e.what());
+    }
+  }
+
+  // The settings of `next` that differ from those in force and cannot change while running.
+  std::string SettingsNeedingRestart(const AgentOptions& next) const {
+    std::string out;
+    const auto note = [&out](bool changed, const char* name) {
+      if (changed) out += (out.empty() ? "" : ", ") + std::string(name);
+    };
+    const AgentOptions& o = options_;
+    note(next.period != o.period, "period");
+    note(next.slow_period != o.slow_period, "slow_period");
+    note(next.smaps_rollup != o.smaps_rollup, "smaps_rollup");
+    note(next.fd_types != o.fd_types, "fd_types");
+    note(next.fd_scan_limit != o.fd_scan_limit, "fd_scan_limit");
+    note(next.history_budget_bytes != o.history_budget_bytes, "history_budget_bytes");
+    note(next.http.listen != o.http.listen || next.http.metrics_path != o.http.metrics_path ||
+             next.http.request_timeout_ms != o.http.request_timeout_ms ||
+             next.http.threads != o.http.threads || next.http.web_config_file != o.http.web_config_file,
+         "http");
+    const AllocatorOptions& a = next.allocator;
+    const AllocatorOptions& b = o.allocator;
+    note(a.period != b.period || a.glibc_mallinfo != b.glibc_mallinfo ||
+             a.glibc_mallinfo_period != b.glibc_mallinfo_period ||
+             a.glibc_mallinfo_budget != b.glibc_mallinfo_budget ||
+             a.glibc_mallinfo_max_period != b.glibc_mallinfo_max_period,
+         "allocator");
+    note(next.config_check_period != o.config_check_period, "config_check_period");
+    return out;
+  }
+
+  const AgentOptions program_;  // as the program passed them: a reload applies the new file over these
+  const internal::EnvLookup env_;
   const AgentOptions options_;
   const std::unique_ptr<History> history_;
+  internal::LoggingEventSink events_;
+  internal::RuleEngine engine_;
+  internal::ConfigWatcher watcher_;  // sampler thread only
+  LogOptions applied_log_ = options_.log;
+  mutable std::mutex config_mu_;
+  ConfigStatus config_status_;
   std::mutex lifecycle_mu_;
   bool running_ = false;
   std::unique_ptr<internal::TickCollector> collector_;
@@ -172,24 +297,25 @@ class AgentImpl final : public Agent {
 
 Result<std::unique_ptr<Agent>> Agent::Create(AgentOptions options) {
   try {
-    if (options.use_environment) {
-      if (auto st = internal::ApplyEnvironment(internal::GetEnv, &options); !st) return st.error();
-    }
-    if (auto st = internal::ValidateOptions(options); !st) return st.error();
-    if (!options.http.web_config_file.empty()) {
-      if (auto web = exporters::LoadWebConfig(options.http.web_config_file); !web) {
+    internal::EnvLookup env = internal::CaptureEnvironment(internal::GetEnv);
+    auto resolved = internal::ResolveConfig(options, env, std::nullopt, Actions().names());
+    if (!resolved) return resolved.error();
+    const AgentOptions& o = resolved->options;
+    if (!o.http.web_config_file.empty()) {
+      if (auto web = exporters::LoadWebConfig(o.http.web_config_file); !web) {
         return Error{"http.web_config_file: " + web.error().message};
       }
     }
-    if (auto st = internal::ConfigureLogging(internal::LogSettings{
-            .level = options.log.level, .sink = options.log.sink, .json = options.log.json});
+    if (auto st = internal::ConfigureLogging(
+            internal::LogSettings{.level = o.log.level, .sink = o.log.sink, .json = o.log.json});
         !st) {
       return st.error();
     }
-    auto history = History::Create(
-        HistoryOptions{.period = options.period, .budget_bytes = options.history_budget_bytes});
+    auto history =
+        History::Create(HistoryOptions{.period = o.period, .budget_bytes = o.history_budget_bytes});
     if (!history) return history.error();
-    return std::unique_ptr<Agent>(new AgentImpl(std::move(options), std::move(*history)));
+    return std::unique_ptr<Agent>(
+        new AgentImpl(std::move(options), std::move(env), std::move(*resolved), std::move(*history)));
   } catch (const std::exception& e) {
     return Error{std::string("leakwatch agent could not be created: ") + e.what()};
   }

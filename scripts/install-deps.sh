@@ -7,7 +7,7 @@ packages=(
   # build
   build-essential cmake pkg-config ca-certificates
   prometheus-cpp-dev libspdlog-dev libfmt-dev libboost-dev
-  libcrypt-dev zlib1g-dev libyaml-cpp-dev
+  libcrypt-dev zlib1g-dev libyaml-cpp-dev nlohmann-json3-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # test peers: promtool for `promtool check metrics`, the comparison targets of bench/compare.sh

@@ -4,6 +4,9 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cmath>
+#include <limits>
+#include <map>
+#include <memory>
 #include <set>
 #include <vector>
 
@@ -29,10 +32,14 @@ class ErrorList {
  public:
   explicit ErrorList(std::string file) : file_(std::move(file)) {}
   void Add(const YAML::Node& node, const std::string& field, const std::string& what) {
+    errors_.push_back(Where(node) + ": " + field + ": " + what);
+  }
+  // "file:line:col" of the node ("file" when yaml-cpp has no position for it).
+  std::string Where(const YAML::Node& node) const {
     const auto mark = node.Mark();
     std::string where = file_;
     if (mark.line >= 0) where += ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
-    errors_.push_back(where + ": " + field + ": " + what);
+    return where;
   }
   bool empty() const { return errors_.empty(); }
   std::string str() const { return Join(errors_); }
@@ -108,6 +115,253 @@ void ReadBool(const YAML::Node& map, const char* key, const std::string& field, 
   errors.Add(node, field, "value " + Quoted(node) + " is not true or false");
 }
 
+const std::set<std::string>& LogLevels() {
+  static const auto* levels =
+      new std::set<std::string>{"trace", "debug", "info", "warn", "error", "critical", "off"};
+  return *levels;
+}
+constexpr const char* kLogLevelList = "trace, debug, info, warn, error, critical, off";
+
+// Parses the text into its top level: a map, or a null node for an empty file. ApplyConfigText and
+// ApplyRulesConfigText both read a file through this, so they accept and reject the same files alike.
+Result<YAML::Node> LoadTopLevel(std::string_view text, const std::string& file_name) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(text));
+  } catch (const YAML::Exception& e) {
+    return Error{file_name + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) +
+                 ": not valid YAML: " + e.msg};
+  }
+  if (!root || root.IsNull()) return YAML::Node();  // an empty file changes nothing
+  if (!root.IsMap()) {
+    ErrorList errors(file_name);
+    errors.Add(root, "(top level)", "expected a map of settings, got " + Quoted(root));
+    return Error{errors.str()};
+  }
+  return root;
+}
+
+// ----- rules -----
+
+constexpr const char* kSizeExample =
+    "a number or size like 1000, 0.5, 512MiB or 1.5GiB (units B, KiB, MiB, GiB, TiB, kB, MB, GB, TB)";
+constexpr const char* kRatioExample = "a percentage like 15% or a fraction like 0.15";
+
+const std::set<std::string>& RuleKeys() {
+  // clang-format off
+  static const auto* keys = new std::set<std::string>{
+    "name", "kind", "signal", "severity", "enabled", "limit",                    // every kind
+    "above",                                                                     // threshold
+    "window",                                                                    // growth, spike, time_to_limit
+    "rate", "increase",                                                          // growth
+    "min_coverage",                                                              // growth, time_to_limit
+    "baseline", "baseline_includes_current", "factor", "min_increase", "floor",  // spike
+    "horizon",                                                                   // time_to_limit
+    "step",                                                                      // high_water
+    "for", "clear_after", "hysteresis", "warmup",                                // every kind
+    "actions", "cooldown", "max_actions", "actions_window",                      // every kind
+  };
+  // clang-format on
+  return *keys;
+}
+
+std::string SignalKeys() {
+  std::string out;
+  for (size_t i = 0; i < kSignalCount; ++i) {
+    out += (out.empty() ? "" : ", ") + std::string(GetSignalInfo(static_cast<Signal>(i)).key);
+  }
+  return out;
+}
+
+std::optional<double> ParseRatio(std::string_view text) {
+  if (auto p = ParsePercent(text)) return p;
+  return ParseDecimal(text);
+}
+
+// Reads one rule's map into a RuleSpec; type and format errors only (CompileRules checks the values).
+class RuleReader {
+ public:
+  RuleReader(const YAML::Node& map, size_t index, ErrorList& errors)
+      : map_(map), path_("rules[" + std::to_string(index) + "]"), errors_(errors) {}
+
+  void Read(RuleSpec* r) {
+    r->origin = errors_.Where(map_);
+    // The name first: every other message names the rule.
+    if (const YAML::Node n = map_["name"]) {
+      if (n.IsScalar()) {
+        r->name = n.Scalar();
+        name_ = r->name;
+      } else {
+        errors_.Add(n, Field("name"), "expected a name like rss_near_limit, got " + Quoted(n));
+      }
+    } else {
+      errors_.Add(map_, Field("name"), "missing; every rule needs a name, e.g. name: rss_near_limit");
+    }
+    for (const auto& kv : map_) {
+      const std::string key = kv.first.Scalar();
+      if (RuleKeys().count(key)) continue;
+      std::string list;
+      for (const auto& a : RuleKeys()) list += (list.empty() ? "" : ", ") + a;
+      errors_.Add(kv.first, Field(key), "unknown key (expected one of: " + list + ")");
+    }
+    Get("kind", FindRuleKind, "one of threshold, growth, spike, time_to_limit, high_water", &r->kind);
+    Get("signal", FindSignal, "a signal key (one of: " + SignalKeys() + ")", &r->signal);
+    Get("severity", FindSeverity, "one of warning, critical", &r->severity);
+    Get("enabled", ParseBool, "true or false", &r->enabled);
+    Get("limit", ParseLimit,
+        "auto, none, a signal key (e.g. cgroup_memory_limit_bytes) or a number or size (e.g. 2GiB)",
+        &r->limit);
+    SizeOrPercent("above", "a percentage of the limit like 85%, or a number or size like 1000 or 2GiB",
+                  &r->above, &r->above_limit_ratio);
+    GetDuration("window", &r->window);
+    Get("rate", ParseRate, "a rate like 1MiB/min, 10/s or 500kB/h (<number or size>/<s, m, min or h>)",
+        &r->rate);
+    Get("increase", ParseRatio, kRatioExample, &r->increase);
+    Get("min_coverage", ParseRatio, kRatioExample, &r->min_coverage);
+    Get("baseline", ParseBaseline, "one of median, mean", &r->baseline);
+    Get("baseline_includes_current", ParseBool, "true or false", &r->baseline_includes_current);
+    Get("factor", ParseDecimal, "a number like 3 or 1.5", &r->factor);
+    Get("min_increase", ParseSize, kSizeExample, &r->min_increase);
+    Get("floor", ParseSize, kSizeExample, &r->floor);
+    GetDuration("horizon", &r->horizon);
+    SizeOrPercent("step", "a number or size like 64MiB, or a percentage of the previous peak like 10%",
+                  &r->step, &r->step_ratio);
+    GetDuration("for", &r->hold);
+    GetDuration("clear_after", &r->clear_after);
+    Get("hysteresis", ParseRatio, "a percentage like 5% or a fraction like 0.05", &r->hysteresis);
+    GetDuration("warmup", &r->warmup);
+    GetActions(&r->actions);
+    GetDuration("cooldown", &r->cooldown);
+    Get("max_actions", ParseMaxActions, "an integer in 0 .. 4294967295 like 3", &r->max_actions);
+    GetDuration("actions_window", &r->actions_window);
+  }
+
+ private:
+  static std::optional<bool> ParseBool(std::string_view text) {
+    if (text == "true") return true;
+    if (text == "false") return false;
+    return std::nullopt;
+  }
+
+  static std::optional<BaselineKind> ParseBaseline(std::string_view text) {
+    if (text == "median") return BaselineKind::kMedian;
+    if (text == "mean") return BaselineKind::kMean;
+    return std::nullopt;
+  }
+
+  static std::optional<uint32_t> ParseMaxActions(std::string_view text) {
+    const auto v = ParseU64(text);
+    if (!v || *v > std::numeric_limits<uint32_t>::max()) return std::nullopt;
+    return static_cast<uint32_t>(*v);
+  }
+
+  static std::optional<LimitSpec> ParseLimit(std::string_view text) {
+    LimitSpec l;
+    if (text == "none") return l;
+    if (text == "auto") {
+      l.source = LimitSource::kAuto;
+    } else if (const auto s = FindSignal(text)) {
+      l.source = LimitSource::kSignal;
+      l.signal = *s;
+    } else if (const auto v = ParseSize(text)) {
+      l.source = LimitSource::kValue;
+      l.value = *v;
+    } else {
+      return std::nullopt;
+    }
+    return l;
+  }
+
+  // "rules[2].above (rule \"rss_high\")"
+  std::string Field(const std::string& key) const {
+    return path_ + "." + key + (name_.empty() ? "" : " (rule \"" + name_ + "\")");
+  }
+
+  // Parses the scalar of `key` (when present) with `parse` into *out; reports anything it rejects.
+  template <typename Parse, typename Out>
+  void Get(const char* key, Parse parse, const std::string& expected, Out* out) {
+    const YAML::Node node = map_[key];
+    if (!node) return;
+    const auto v = node.IsScalar() ? parse(node.Scalar()) : std::nullopt;
+    if (!v) {
+      errors_.Add(node, Field(key), "value " + Quoted(node) + " is not " + expected);
+      return;
+    }
+    *out = *v;
+  }
+
+  void GetDuration(const char* key, std::chrono::milliseconds* out) {
+    Get(key, ParseDuration, "a duration like 500ms, 30s, 5m, 1h or 1d", out);
+  }
+
+  // A percentage sets *ratio, a number or size *absolute.
+  void SizeOrPercent(const char* key, const std::string& expected, std::optional<double>* absolute,
+                     std::optional<double>* ratio) {
+    const YAML::Node node = map_[key];
+    if (!node) return;
+    const std::string text = node.IsScalar() ? node.Scalar() : "";
+    if (const auto p = ParsePercent(text)) {
+      *ratio = *p;
+    } else if (const auto v = ParseSize(text)) {
+      *absolute = *v;
+    } else {
+      errors_.Add(node, Field(key), "value " + Quoted(node) + " is not " + expected);
+    }
+  }
+
+  void GetActions(std::vector<std::string>* out) {
+    const YAML::Node node = map_["actions"];
+    if (!node) return;
+    if (!node.IsSequence()) {
+      errors_.Add(node, Field("actions"),
+                  "expected a list of action names like [log] ([] for none), got " + Quoted(node));
+      return;
+    }
+    out->clear();
+    size_t i = 0;
+    for (const auto& item : node) {
+      if (item.IsScalar()) {
+        out->push_back(item.Scalar());
+      } else {
+        errors_.Add(item, Field("actions[" + std::to_string(i) + "]"),
+                    "expected an action name like log, got " + Quoted(item));
+      }
+      ++i;
+    }
+  }
+
+  const YAML::Node& map_;
+  std::string path_;
+  std::string name_;
+  ErrorList& errors_;
+};
+
+// Reads `default_rules` and `rules` from the top-level map.
+void ReadRulesConfig(const YAML::Node& root, ErrorList& errors, RulesOptions* out) {
+  ReadBool(root, "default_rules", "default_rules", &out->defaults, errors);
+  const YAML::Node list = root["rules"];
+  if (!list) return;
+  out->rules.clear();
+  if (list.IsNull()) return;  // "rules:" with every entry commented out
+  if (!list.IsSequence()) {
+    errors.Add(list, "rules",
+               "expected a list of rules (each a map like - name: rss_high), got " + Quoted(list));
+    return;
+  }
+  size_t i = 0;
+  for (const auto& item : list) {
+    if (!item.IsMap()) {
+      errors.Add(item, "rules[" + std::to_string(i) + "]",
+                 "expected a map of rule settings (name, kind, signal, ...), got " + Quoted(item));
+    } else {
+      RuleSpec rule;
+      RuleReader(item, i, errors).Read(&rule);
+      out->rules.push_back(std::move(rule));
+    }
+    ++i;
+  }
+}
+
 }  // namespace
 
 std::optional<milliseconds> ParseDuration(std::string_view text) {
@@ -117,7 +371,8 @@ std::optional<milliseconds> ParseDuration(std::string_view text) {
     std::string_view suffix;
     double ms;
   };
-  static constexpr Unit kUnits[] = {{"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}};
+  static constexpr Unit kUnits[] = {
+      {"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}, {"d", 86'400'000}};
   for (const auto& u : kUnits) {
     if (text.size() > u.suffix.size() && text.substr(text.size() - u.suffix.size()) == u.suffix) {
       const auto number = text.substr(0, text.size() - u.suffix.size());
@@ -127,6 +382,52 @@ std::optional<milliseconds> ParseDuration(std::string_view text) {
     }
   }
   return std::nullopt;
+}
+
+std::optional<double> ParseSize(std::string_view text) {
+  size_t split = 0;
+  while (split < text.size() && ((text[split] >= '0' && text[split] <= '9') || text[split] == '.')) ++split;
+  const auto number = ParseDecimal(text.substr(0, split));
+  if (!number) return std::nullopt;
+  struct Unit {
+    std::string_view name;
+    double factor;
+  };
+  static constexpr Unit kUnits[] = {{"", 1},         {"B", 1},        {"KiB", 0x1p10}, {"MiB", 0x1p20},
+                                    {"GiB", 0x1p30}, {"TiB", 0x1p40}, {"kB", 1e3},     {"MB", 1e6},
+                                    {"GB", 1e9},     {"TB", 1e12}};
+  const std::string_view unit = text.substr(split);
+  for (const auto& u : kUnits) {
+    if (unit != u.name) continue;
+    const double v = *number * u.factor;
+    if (!std::isfinite(v)) return std::nullopt;
+    return v;
+  }
+  return std::nullopt;
+}
+
+std::optional<double> ParsePercent(std::string_view text) {
+  if (text.empty() || text.back() != '%') return std::nullopt;
+  const auto v = ParseDecimal(text.substr(0, text.size() - 1));
+  if (!v) return std::nullopt;
+  return *v / 100;
+}
+
+std::optional<double> ParseRate(std::string_view text) {
+  const size_t slash = text.rfind('/');
+  if (slash == std::string_view::npos) return std::nullopt;
+  const auto amount = ParseSize(text.substr(0, slash));
+  const std::string_view unit = text.substr(slash + 1);
+  double seconds = 0;
+  if (unit == "s") {
+    seconds = 1;
+  } else if (unit == "m" || unit == "min") {
+    seconds = 60;
+  } else if (unit == "h") {
+    seconds = 3600;
+  }
+  if (!amount || seconds == 0) return std::nullopt;
+  return *amount / seconds;
 }
 
 Result<ListenAddress> ParseListen(std::string_view text) {
@@ -167,24 +468,18 @@ Result<ListenAddress> ParseListen(std::string_view text) {
 }
 
 Status ApplyConfigText(std::string_view text, const std::string& file_name, AgentOptions* options) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(std::string(text));
-  } catch (const YAML::Exception& e) {
-    return Error{file_name + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) +
-                 ": not valid YAML: " + e.msg};
-  }
-  if (!root || root.IsNull()) return OkStatus();  // an empty file changes nothing
+  auto loaded = LoadTopLevel(text, file_name);
+  if (!loaded) return loaded.error();
+  const YAML::Node root = *loaded;
+  if (root.IsNull()) return OkStatus();
   ErrorList errors(file_name);
-  if (!root.IsMap()) {
-    errors.Add(root, "(top level)", "expected a map of settings, got " + Quoted(root));
-    return Error{errors.str()};
-  }
   try {
     CheckKeys(root, "",
               {"period", "slow_period", "smaps_rollup", "fd_types", "fd_scan_limit", "history_budget_bytes",
-               "http", "log", "allocator"},
+               "http", "log", "allocator", "default_rules", "rules", "config_check_period"},
               errors);
+    ReadDuration(root, "config_check_period", "config_check_period", &options->config_check_period, errors);
+    ReadRulesConfig(root, errors, &options->rules);
     ReadDuration(root, "period", "period", &options->period, errors);
     ReadDuration(root, "slow_period", "slow_period", &options->slow_period, errors);
     ReadBool(root, "smaps_rollup", "smaps_rollup", &options->smaps_rollup, errors);
@@ -248,17 +543,45 @@ Status ApplyConfigFile(const std::string& path, AgentOptions* options) {
   return ApplyConfigText(*text, path, options);
 }
 
+Status ApplyRulesConfigText(std::string_view text, const std::string& file_name, RulesOptions* rules) {
+  auto loaded = LoadTopLevel(text, file_name);
+  if (!loaded) return loaded.error();
+  const YAML::Node root = *loaded;
+  if (root.IsNull()) return OkStatus();
+  ErrorList errors(file_name);
+  RulesOptions parsed = *rules;
+  try {
+    ReadRulesConfig(root, errors, &parsed);
+  } catch (const YAML::Exception& e) {
+    return Error{file_name + ": " + e.what()};
+  }
+  if (!errors.empty()) return Error{errors.str()};
+  *rules = std::move(parsed);
+  return OkStatus();
+}
+
 std::optional<std::string> GetEnv(const char* name) {
   const char* v = std::getenv(name);
   if (v == nullptr) return std::nullopt;
   return std::string(v);
 }
 
-Status ApplyEnvironment(const EnvLookup& env, AgentOptions* options) {
+Status ApplyEnvironmentVariables(const EnvLookup& env, AgentOptions* options) {
   std::vector<std::string> errors;
-  if (auto path = env("LEAKWATCH_CONFIG"); path && !path->empty()) {
-    if (auto st = ApplyConfigFile(*path, options); !st)
-      errors.push_back("LEAKWATCH_CONFIG: " + st.error().message);
+  if (auto period = env("LEAKWATCH_PERIOD"); period && !period->empty()) {
+    if (const auto d = ParseDuration(*period)) {
+      options->period = *d;
+    } else {
+      errors.push_back("LEAKWATCH_PERIOD: value \"" + *period +
+                       "\" is not a duration like 500ms, 1s or 5s (the period is 100ms .. 60s)");
+    }
+  }
+  if (auto level = env("LEAKWATCH_LOG_LEVEL"); level && !level->empty()) {
+    if (LogLevels().count(*level)) {
+      options->log.level = *level;
+    } else {
+      errors.push_back("LEAKWATCH_LOG_LEVEL: value \"" + *level + "\" is not one of " + kLogLevelList);
+    }
   }
   if (auto listen = env("LEAKWATCH_LISTEN"); listen && !listen->empty()) {
     if (auto parsed = ParseListen(*listen); !parsed) {
@@ -269,6 +592,62 @@ Status ApplyEnvironment(const EnvLookup& env, AgentOptions* options) {
   }
   if (!errors.empty()) return Error{Join(errors)};
   return OkStatus();
+}
+
+Status ApplyEnvironment(const EnvLookup& env, AgentOptions* options) {
+  std::vector<std::string> errors;
+  if (auto path = env("LEAKWATCH_CONFIG"); path && !path->empty()) {
+    if (auto st = ApplyConfigFile(*path, options); !st)
+      errors.push_back("LEAKWATCH_CONFIG: " + st.error().message);
+  }
+  if (auto st = ApplyEnvironmentVariables(env, options); !st) errors.push_back(st.error().message);
+  if (!errors.empty()) return Error{Join(errors)};
+  return OkStatus();
+}
+
+EnvLookup CaptureEnvironment(const EnvLookup& env) {
+  auto captured = std::make_shared<std::map<std::string, std::string>>();
+  for (const char* name :
+       {"LEAKWATCH_CONFIG", "LEAKWATCH_PERIOD", "LEAKWATCH_LOG_LEVEL", "LEAKWATCH_LISTEN"}) {
+    if (auto v = env(name)) (*captured)[name] = *v;
+  }
+  return [captured](const char* name) -> std::optional<std::string> {
+    const auto it = captured->find(name);
+    if (it == captured->end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+Result<ResolvedConfig> ResolveConfig(const AgentOptions& program, const EnvLookup& env,
+                                     const std::optional<std::string>& file_text,
+                                     const std::vector<std::string>& known_actions) {
+  ResolvedConfig out;
+  out.options = program;
+  std::vector<std::string> errors;
+  if (program.use_environment) {
+    if (auto path = env("LEAKWATCH_CONFIG"); path && !path->empty()) out.options.config_file = *path;
+  }
+  const std::string& path = out.options.config_file;
+  if (!path.empty()) {
+    const std::string layer = program.use_environment && env("LEAKWATCH_CONFIG") ? "LEAKWATCH_CONFIG: " : "";
+    Status st =
+        file_text ? ApplyConfigText(*file_text, path, &out.options) : ApplyConfigFile(path, &out.options);
+    if (!st) errors.push_back(layer + st.error().message);
+  }
+  if (program.use_environment) {
+    if (auto st = ApplyEnvironmentVariables(env, &out.options); !st) errors.push_back(st.error().message);
+  }
+  if (errors.empty()) {
+    if (auto st = ValidateOptions(out.options); !st) errors.push_back(st.error().message);
+    auto rules = CompileRules(out.options.rules, known_actions);
+    if (!rules) {
+      errors.push_back(rules.error().message);
+    } else {
+      out.rules = std::move(*rules);
+    }
+  }
+  if (!errors.empty()) return Error{Join(errors)};
+  return out;
 }
 
 Status ValidateOptions(const AgentOptions& o) {
@@ -321,13 +700,15 @@ Status ValidateOptions(const AgentOptions& o) {
                      " must be between allocator.glibc_mallinfo_period (" + ms(a.glibc_mallinfo_period) +
                      ") and 24h");
   }
+  if (o.config_check_period.count() != 0 &&
+      (o.config_check_period < milliseconds(1000) || o.config_check_period > milliseconds(3'600'000))) {
+    errors.push_back("config_check_period: " + ms(o.config_check_period) + " must be 0 (never) or 1s .. 1h");
+  }
   if (o.proc_root.empty()) errors.push_back("proc_root: must not be empty");
   if (o.pid != "self" && !ParseU64(o.pid))
     errors.push_back("pid: \"" + o.pid + "\" is neither self nor a number");
-  static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn", "error", "critical", "off"};
-  if (!kLevels.count(o.log.level)) {
-    errors.push_back("log.level: \"" + o.log.level +
-                     "\" is not one of trace, debug, info, warn, error, critical, off");
+  if (!LogLevels().count(o.log.level)) {
+    errors.push_back("log.level: \"" + o.log.level + "\" is not one of " + kLogLevelList);
   }
   const bool sink_ok = o.log.sink == "stderr" || o.log.sink == "stdout" || o.log.sink == "off" ||
                        (o.log.sink.rfind("file:", 0) == 0 && o.log.sink.size() > 5);

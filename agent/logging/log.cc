@@ -4,10 +4,11 @@
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
-
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <ctime>
 #include <iterator>
@@ -18,9 +19,15 @@ namespace {
 
 constexpr const char* kLoggerName = "leakwatch";
 constexpr const char* kTextPattern = "%Y-%m-%dT%H:%M:%S.%fZ %l [%n] %v";
+// A structured event's payload in JSON mode: kEventMark, the event name, kFieldsMark, then the fields already
+// encoded as JSON members ("key":value,...). The JSON formatter splices them into the line's object.
+constexpr char kEventMark = '\x1e';
+constexpr char kFieldsMark = '\x1f';
+std::atomic<bool> g_json{false};
 
-// One JSON object per line: {"time":..., "level":..., "logger":"leakwatch", "pid":..., "thread":..., "msg":...}.
-// Messages carry file paths and error texts from the kernel, so they are escaped here, not trusted.
+// One JSON object per line: {"time":..., "level":..., "logger":"leakwatch", "pid":..., "thread":...,
+// "msg":...}. Messages carry file paths and error texts from the kernel, so they are escaped here, not
+// trusted.
 void Append(spdlog::memory_buf_t& dest, std::string_view s) { dest.append(s.data(), s.data() + s.size()); }
 
 class JsonLineFormatter final : public spdlog::formatter {
@@ -35,23 +42,46 @@ class JsonLineFormatter final : public spdlog::formatter {
     std::snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900, tm.tm_mon + 1,
                   tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(us));
     const auto level = spdlog::level::to_string_view(msg.level);
-    fmt::format_to(std::back_inserter(dest), R"({{"time":"{}","level":"{}","logger":"{}","pid":{},"thread":{},"msg":")",
-                   when, std::string_view(level.data(), level.size()),
-                   std::string_view(msg.logger_name.data(), msg.logger_name.size()), ::getpid(), msg.thread_id);
-    AppendEscaped(std::string_view(msg.payload.data(), msg.payload.size()), dest);
+    fmt::format_to(
+        std::back_inserter(dest), R"({{"time":"{}","level":"{}","logger":"{}","pid":{},"thread":{},"msg":")",
+        when, std::string_view(level.data(), level.size()),
+        std::string_view(msg.logger_name.data(), msg.logger_name.size()), ::getpid(), msg.thread_id);
+    const std::string_view payload(msg.payload.data(), msg.payload.size());
+    const size_t fields = payload.find(kFieldsMark);
+    if (!payload.empty() && payload[0] == kEventMark && fields != std::string_view::npos) {
+      AppendEscaped(payload.substr(1, fields - 1), dest);
+      Append(dest, "\"");
+      if (fields + 1 < payload.size()) {
+        Append(dest, ",");
+        Append(dest, payload.substr(fields + 1));
+      }
+      Append(dest, "}\n");
+      return;
+    }
+    AppendEscaped(payload, dest);
     Append(dest, "\"}\n");
   }
   std::unique_ptr<spdlog::formatter> clone() const override { return std::make_unique<JsonLineFormatter>(); }
 
- private:
+ public:
   static void AppendEscaped(std::string_view s, spdlog::memory_buf_t& dest) {
     for (const char c : s) {
       switch (c) {
-        case '"': Append(dest, "\\\""); break;
-        case '\\': Append(dest, "\\\\"); break;
-        case '\n': Append(dest, "\\n"); break;
-        case '\r': Append(dest, "\\r"); break;
-        case '\t': Append(dest, "\\t"); break;
+        case '"':
+          Append(dest, "\\\"");
+          break;
+        case '\\':
+          Append(dest, "\\\\");
+          break;
+        case '\n':
+          Append(dest, "\\n");
+          break;
+        case '\r':
+          Append(dest, "\\r");
+          break;
+        case '\t':
+          Append(dest, "\\t");
+          break;
         default:
           if (static_cast<unsigned char>(c) < 0x20) {
             fmt::format_to(std::back_inserter(dest), "\\u{:04x}", static_cast<int>(c));
@@ -69,13 +99,13 @@ std::mutex& LoggerMutex() {
 }
 
 std::shared_ptr<spdlog::logger>& CurrentLogger() {
-  static auto* logger = new std::shared_ptr<spdlog::logger>(
-      [] {
-        auto l = std::make_shared<spdlog::logger>(kLoggerName, std::make_shared<spdlog::sinks::stderr_sink_mt>());
-        l->set_formatter(std::make_unique<spdlog::pattern_formatter>(kTextPattern, spdlog::pattern_time_type::utc));
-        l->set_level(spdlog::level::info);
-        return l;
-      }());
+  static auto* logger = new std::shared_ptr<spdlog::logger>([] {
+    auto l = std::make_shared<spdlog::logger>(kLoggerName, std::make_shared<spdlog::sinks::stderr_sink_mt>());
+    l->set_formatter(
+        std::make_unique<spdlog::pattern_formatter>(kTextPattern, spdlog::pattern_time_type::utc));
+    l->set_level(spdlog::level::info);
+    return l;
+  }());
   return *logger;
 }
 
@@ -107,18 +137,65 @@ Status ConfigureLogging(const LogSettings& settings) {
   if (settings.json) {
     logger->set_formatter(std::make_unique<JsonLineFormatter>());
   } else {
-    logger->set_formatter(std::make_unique<spdlog::pattern_formatter>(kTextPattern, spdlog::pattern_time_type::utc));
+    logger->set_formatter(
+        std::make_unique<spdlog::pattern_formatter>(kTextPattern, spdlog::pattern_time_type::utc));
   }
   logger->set_level(level);
   logger->flush_on(spdlog::level::warn);
   std::lock_guard lock(LoggerMutex());
   CurrentLogger() = std::move(logger);
+  g_json.store(settings.json, std::memory_order_relaxed);
   return OkStatus();
 }
 
 std::shared_ptr<spdlog::logger> Log() {
   std::lock_guard lock(LoggerMutex());
   return CurrentLogger();
+}
+
+void LogEvent(spdlog::level::level_enum level, std::string_view event, const std::vector<LogField>& fields) {
+  auto logger = Log();
+  if (!logger->should_log(level)) return;
+  const bool json = g_json.load(std::memory_order_relaxed);
+  spdlog::memory_buf_t out;
+  if (json) {
+    out.push_back(kEventMark);
+    Append(out, event);
+    out.push_back(kFieldsMark);
+  } else {
+    Append(out, event);
+  }
+  bool first = true;
+  for (const LogField& f : fields) {
+    if (std::holds_alternative<std::monostate>(f.value)) continue;
+    if (json) {
+      if (!first) out.push_back(',');
+      fmt::format_to(std::back_inserter(out), "\"{}\":", f.key);
+    } else {
+      fmt::format_to(std::back_inserter(out), " {}=", f.key);
+    }
+    first = false;
+    if (const auto* s = std::get_if<std::string_view>(&f.value)) {
+      const bool quote = json || s->empty() || s->find_first_of(" =\"\\") != std::string_view::npos;
+      if (quote) out.push_back('"');
+      JsonLineFormatter::AppendEscaped(*s, out);
+      if (quote) out.push_back('"');
+    } else if (const auto* d = std::get_if<double>(&f.value)) {
+      if (std::isfinite(*d)) {
+        fmt::format_to(std::back_inserter(out), "{}", *d);
+      } else {
+        const char* text = std::isnan(*d) ? "NaN" : (*d > 0 ? "+Inf" : "-Inf");
+        if (json) out.push_back('"');
+        Append(out, text);
+        if (json) out.push_back('"');
+      }
+    } else if (const auto* i = std::get_if<int64_t>(&f.value)) {
+      fmt::format_to(std::back_inserter(out), "{}", *i);
+    } else if (const auto* b = std::get_if<bool>(&f.value)) {
+      Append(out, *b ? "true" : "false");
+    }
+  }
+  logger->log(level, std::string_view(out.data(), out.size()));
 }
 
 }  // namespace leakwatch::internal

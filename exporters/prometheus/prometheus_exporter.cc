@@ -1,90 +1,93 @@
 #include "exporters/prometheus/prometheus_exporter.h"
 
-#include "agent/config/config.h"
+#include <prometheus/text_serializer.h>
 
-#include <CivetServer.h>
-#include <prometheus/exposer.h>
-
-#include <atomic>
-#include <chrono>
+#include <algorithm>
 #include <exception>
+#include <map>
 #include <string_view>
 #include <utility>
 #include <vector>
 
-#include "agent/common/text.h"
-#include "agent/logging/log.h"
+#include "exporters/http/http_server.h"
+#include "exporters/http/index_page.h"
+#include "exporters/prometheus/rules_collectable.h"
 #include "exporters/prometheus/snapshot_collectable.h"
 #include "exporters/prometheus/web_config.h"
 
 namespace leakwatch::exporters {
 namespace {
 
-constexpr int kMaxThreads = 64;
-constexpr int kMaxRequestTimeoutMs = 600'000;
-constexpr const char* kRealm = "leakwatch";
-
-// civetweb reports why mg_start() failed (e.g. "cannot bind to 127.0.0.1:9860: 98 (Address already in use)")
-// only through the log_message callback, on the thread that constructs the server, while the exception it
-// then throws says only "null context when constructing CivetServer". Start() points this at a local vector
-// for the duration of the construction; messages logged later (from worker threads) go to the agent's logger.
-thread_local std::vector<std::string>* t_start_messages = nullptr;
-std::atomic<int64_t> g_next_civetweb_log_ns{0};
-
-int OnCivetLogMessage(const mg_connection* /*conn*/, const char* message) {
-  try {
-    if (message == nullptr) return 1;
-    if (t_start_messages != nullptr) {
-      t_start_messages->emplace_back(message);
-      return 1;
-    }
-    // Rate-limited: a port scanner must not be able to flood the host's log through us.
-    const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                            std::chrono::steady_clock::now().time_since_epoch())
-                            .count();
-    int64_t next = g_next_civetweb_log_ns.load(std::memory_order_relaxed);
-    if (now >= next && g_next_civetweb_log_ns.compare_exchange_strong(
-                           next, now + std::chrono::nanoseconds(std::chrono::seconds(60)).count())) {
-      leakwatch::internal::Log()->warn(
-          "prometheus exporter: civetweb: {} (civetweb messages are logged at most once a minute)",
-          std::string_view(message));
-    }
-  } catch (...) {
-    // Never let an exception into civetweb's C code.
-  }
-  return 1;  // civetweb must not log by itself
-}
+// The text exposition format's full media type, as client_golang sends it.
+constexpr const char* kMetricsContentType = "text/plain; version=0.0.4; charset=utf-8";
+constexpr const char* kIndexPath = "/";
 
 std::string Quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
-Status ValidateOptions(const PrometheusExporterOptions& o) {
-  if (o.metrics_path.empty() || o.metrics_path[0] != '/') {
-    return Error{"prometheus exporter: metrics_path " + Quote(o.metrics_path) + " must start with '/'"};
-  }
-  for (char c : o.metrics_path) {
-    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f || c == '?' || c == '#') {
-      return Error{"prometheus exporter: metrics_path " + Quote(o.metrics_path) +
-                   " must not contain spaces, control characters, '?' or '#'"};
+Status ValidateRoutes(const PrometheusExporterOptions& o) {
+  if (auto st = ValidateRoutePath(o.metrics_path); !st) return Error{"metrics_path " + st.error().message};
+  std::map<std::string_view, size_t> seen;
+  for (size_t i = 0; i < o.extra_routes.size(); ++i) {
+    const auto& route = o.extra_routes[i];
+    const std::string name = "extra_routes[" + std::to_string(i) + "]";
+    if (auto st = ValidateRoutePath(route.path); !st) return Error{name + ".path " + st.error().message};
+    if (route.path == o.metrics_path) {
+      return Error{name + ".path " + Quote(route.path) + " is the metrics_path"};
     }
-  }
-  if (o.request_timeout_ms < 1 || o.request_timeout_ms > kMaxRequestTimeoutMs) {
-    return Error{"prometheus exporter: request_timeout_ms " + std::to_string(o.request_timeout_ms) +
-                 " is outside 1.." + std::to_string(kMaxRequestTimeoutMs)};
-  }
-  if (o.num_threads < 1 || o.num_threads > kMaxThreads) {
-    return Error{"prometheus exporter: num_threads " + std::to_string(o.num_threads) + " is outside 1.." +
-                 std::to_string(kMaxThreads)};
+    if (auto [it, inserted] = seen.emplace(route.path, i); !inserted) {
+      return Error{name + ".path " + Quote(route.path) + " repeats extra_routes[" +
+                   std::to_string(it->second) + "].path"};
+    }
+    if (route.content_type.empty() ||
+        route.content_type.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
+      return Error{name + ".content_type " + Quote(route.content_type) +
+                   " must be non-empty, without CR, LF or NUL"};
+    }
+    if (!route.body) return Error{name + " (" + Quote(route.path) + ") has no body function"};
   }
   return OkStatus();
+}
+
+HttpRoute MetricsRoute(const std::string& path, std::shared_ptr<SnapshotCollectable> collectable,
+                       std::shared_ptr<RulesCollectable> rules) {
+  return HttpRoute{path,
+                   [collectable = std::move(collectable), rules = std::move(rules)](const HttpRequest&) {
+                     HttpResponse response;
+                     response.content_type = kMetricsContentType;
+                     // Collect() never throws; the serializer may (out of memory), which the server counts.
+                     std::vector<prometheus::MetricFamily> families = collectable->Collect();
+                     if (rules) {
+                       for (auto& f : rules->Collect()) families.push_back(std::move(f));
+                     }
+                     response.body = prometheus::TextSerializer().Serialize(families);
+                     return response;
+                   }};
+}
+
+HttpRoute ExtraHttpRoute(const PrometheusExporterOptions::ExtraRoute& route) {
+  return HttpRoute{route.path, [content_type = route.content_type, body = route.body](const HttpRequest&) {
+                     HttpResponse response;
+                     response.content_type = content_type;
+                     response.body = body();
+                     return response;
+                   }};
+}
+
+HttpRoute IndexRoute(const std::vector<std::string>& paths) {
+  return HttpRoute{kIndexPath, [page = RenderIndexPage("leakwatch", paths)](const HttpRequest&) {
+                     HttpResponse response;
+                     response.content_type = "text/html; charset=utf-8";
+                     response.body = page;
+                     return response;
+                   }};
 }
 
 }  // namespace
 
 struct PrometheusExporter::Impl {
-  std::shared_ptr<SnapshotCollectable> collectable;  // the Exposer holds only a weak_ptr
-  std::shared_ptr<BasicAuthVerifier> verifier;       // shared with the auth callback
-  std::unique_ptr<prometheus::Exposer> exposer;      // destroyed first (Stop)
-  int port = 0;
+  std::shared_ptr<SnapshotCollectable> collectable;  // shared with the metrics route
+  std::shared_ptr<RulesCollectable> rules;           // null without a rules provider
+  std::unique_ptr<HttpServer> server;
 };
 
 PrometheusExporter::PrometheusExporter(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -92,89 +95,57 @@ PrometheusExporter::PrometheusExporter(std::unique_ptr<Impl> impl) : impl_(std::
 PrometheusExporter::~PrometheusExporter() { Stop(); }
 
 void PrometheusExporter::Stop() {
-  if (!impl_ || !impl_->exposer) return;
-  try {
-    impl_->exposer.reset();  // joins civetweb's threads; a scrape in flight finishes first
-  } catch (...) {
-    try {
-      leakwatch::internal::Log()->error("prometheus exporter: stopping the HTTP server threw; ignored");
-    } catch (...) {
-    }
-  }
+  if (impl_ && impl_->server) impl_->server->Stop();  // never throws
 }
 
-int PrometheusExporter::port() const { return impl_->port; }
+int PrometheusExporter::port() const { return impl_->server->port(); }
 
-uint64_t PrometheusExporter::collect_errors() const { return impl_->collectable->collect_errors(); }
+uint64_t PrometheusExporter::collect_errors() const {
+  return impl_->collectable->collect_errors() + (impl_->rules ? impl_->rules->collect_errors() : 0);
+}
+
+uint64_t PrometheusExporter::handler_errors() const { return impl_->server->handler_errors(); }
 
 Result<std::unique_ptr<PrometheusExporter>> PrometheusExporter::Start(const Options& options,
                                                                       SnapshotProvider provider) {
   try {
     if (!provider) return Error{"prometheus exporter: no snapshot provider"};
-    if (auto st = ValidateOptions(options); !st) return st.error();
-    auto address = leakwatch::internal::ParseListen(options.listen);
-    if (!address) return Error{"prometheus exporter: " + address.error().message};
-    if (address->off) return Error{"prometheus exporter: listen \"off\" means no exporter; do not start one"};
+    if (auto st = ValidateRoutes(options); !st) return Error{"prometheus exporter: " + st.error().message};
 
-    auto impl = std::make_unique<Impl>();
+    HttpServerOptions server_options;
+    server_options.listen = options.listen;
+    server_options.request_timeout_ms = options.request_timeout_ms;
+    server_options.num_threads = options.num_threads;
+    server_options.log_name = "prometheus exporter";
     if (!options.web_config_file.empty()) {
       auto config = LoadWebConfig(options.web_config_file);
       if (!config) return Error{"prometheus exporter: " + config.error().message};
-      impl->verifier = std::make_shared<BasicAuthVerifier>(std::move(config).value());
+      auto verifier = std::make_shared<const BasicAuthVerifier>(std::move(config).value());
+      server_options.basic_auth = [verifier](std::string_view user, std::string_view password) {
+        return verifier->Verify(user, password);  // never throws
+      };
     }
+
+    auto impl = std::make_unique<Impl>();
     impl->collectable = std::make_shared<SnapshotCollectable>(std::move(provider));
-
-    const std::string listening = address->host + ":" + std::to_string(address->port);
-    std::vector<std::string> civet_options{
-        "listening_ports",    listening,
-        "num_threads",        std::to_string(options.num_threads),
-        "request_timeout_ms", std::to_string(options.request_timeout_ms),
-    };
-    CivetCallbacks callbacks;
-    callbacks.log_message = &OnCivetLogMessage;
-
-    std::vector<std::string> messages;
-    t_start_messages = &messages;
-    try {
-      impl->exposer = std::make_unique<prometheus::Exposer>(std::move(civet_options), &callbacks);
-    } catch (const std::exception& e) {
-      t_start_messages = nullptr;
-      std::string cause;
-      for (const auto& m : messages) cause += (cause.empty() ? "" : "; ") + m;
-      if (cause.empty()) cause = e.what();
-      return Error{"prometheus exporter: cannot listen on " + Quote(options.listen) + ": " + cause};
-    } catch (...) {
-      t_start_messages = nullptr;
-      return Error{"prometheus exporter: cannot listen on " + Quote(options.listen) + ": unknown exception"};
+    std::vector<HttpRoute> routes;
+    std::vector<std::string> paths;
+    if (options.rules_provider) impl->rules = std::make_shared<RulesCollectable>(options.rules_provider);
+    routes.push_back(MetricsRoute(options.metrics_path, impl->collectable, impl->rules));
+    paths.push_back(options.metrics_path);
+    for (const auto& route : options.extra_routes) {
+      routes.push_back(ExtraHttpRoute(route));
+      paths.push_back(route.path);
     }
-    t_start_messages = nullptr;
+    if (std::find(paths.begin(), paths.end(), kIndexPath) == paths.end()) routes.push_back(IndexRoute(paths));
 
-    // Authentication first: registering the collectable before the auth handler would leave a window in which
-    // metrics are served without credentials.
-    if (impl->verifier) {
-      std::shared_ptr<BasicAuthVerifier> verifier = impl->verifier;
-      impl->exposer->RegisterAuth(
-          [verifier](const std::string& user, const std::string& password) {
-            return verifier->Verify(user, password);  // never throws
-          },
-          kRealm, options.metrics_path);
-    }
-    impl->exposer->RegisterCollectable(impl->collectable, options.metrics_path);
-
-    const std::vector<int> ports = impl->exposer->GetListeningPorts();
-    if (ports.empty() || ports.front() <= 0) {
-      return Error{"prometheus exporter: listening on " + Quote(options.listen) +
-                   " but civetweb reports no bound port"};
-    }
-    impl->port = ports.front();
-    leakwatch::internal::Log()->debug("prometheus exporter: serving {} on {}:{}{}", options.metrics_path,
-                                     address->host, impl->port, impl->verifier ? " with basic auth" : "");
+    auto server = HttpServer::Start(server_options, std::move(routes));
+    if (!server) return Error{"prometheus exporter: " + server.error().message};
+    impl->server = std::move(server).value();
     return std::unique_ptr<PrometheusExporter>(new PrometheusExporter(std::move(impl)));
   } catch (const std::exception& e) {
-    t_start_messages = nullptr;
     return Error{std::string("prometheus exporter: start failed: ") + e.what()};
   } catch (...) {
-    t_start_messages = nullptr;
     return Error{"prometheus exporter: start failed: unknown exception"};
   }
 }

@@ -22,6 +22,7 @@
 
 #include "leakwatch/allocator.h"
 #include "leakwatch/result.h"
+#include "leakwatch/rules.h"
 #include "leakwatch/snapshot.h"
 
 namespace leakwatch {
@@ -95,8 +96,19 @@ struct AgentOptions {
   LogOptions log;
   AllocatorOptions allocator;
 
-  // Honour LEAKWATCH_LISTEN and LEAKWATCH_CONFIG (they override the fields above). On by default so an
-  // operator can reconfigure any build without recompiling.
+  // The rules evaluated on every tick (leakwatch/rules.h; docs/RULES.md): the default set plus these.
+  RulesOptions rules;
+
+  // A YAML config file (docs/CONFIG.md) applied over these options; LEAKWATCH_CONFIG, when set, names the
+  // file instead. Empty: none.
+  std::string config_file;
+  // How often the agent checks whether the config file changed (on a sampler tick; one stat() per check).
+  // A valid new file replaces the rules (and the log level and sink); other settings take effect at the next
+  // start (the agent says which). An invalid one is logged and the running configuration stays. 0: never.
+  std::chrono::milliseconds config_check_period{5000};
+
+  // Honour LEAKWATCH_CONFIG, LEAKWATCH_PERIOD, LEAKWATCH_LOG_LEVEL and LEAKWATCH_LISTEN (they override the
+  // fields above, in this order). On by default so an operator can reconfigure any build without recompiling.
   bool use_environment = true;
 };
 
@@ -133,7 +145,14 @@ class Agent {
   // The in-memory history of every signal (for rules and incident bundles).
   virtual const History& history() const = 0;
 
-  // The options in force after the environment was applied.
+  // The rules' state after the latest tick (null before the first start()). O(1), never blocks on a tick.
+  virtual std::shared_ptr<const RulesStatus> rules_status() const = 0;
+
+  // The config file and its reloads.
+  virtual ConfigStatus config_status() const = 0;
+
+  // The options in force at start-up, after the config file and the environment were applied (a reload
+  // changes the rules in force, not this).
   virtual const AgentOptions& options() const = 0;
 };
 

@@ -2,13 +2,16 @@
 #include "leakwatch/agent.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <thread>
 
 #include "leakwatch/history.h"
+#include "leakwatch/rules.h"
 
 namespace leakwatch {
 namespace {
@@ -194,6 +197,129 @@ TEST(Agent, UnreadableWebConfigIsACreateError) {
   auto agent = Agent::Create(o);
   ASSERT_FALSE(agent.ok());
   EXPECT_NE(agent.error().message.find("/nonexistent/web.yml"), std::string::npos) << agent.error().message;
+}
+
+// --- rules and the config file ---
+
+const RuleStatus* FindRule(const RulesStatus& status, const std::string& name) {
+  for (const auto& r : status.rules) {
+    if (r.spec->name == name) return &r;
+  }
+  return nullptr;
+}
+
+// Waits (bounded: 10 s) until `pred` holds.
+template <typename Pred>
+bool WaitFor(Pred pred) {
+  for (int i = 0; i < 1000; ++i) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return pred();
+}
+
+TEST(AgentRules, DefaultRulesAreEvaluatedFromTheFirstTick) {
+  auto agent = Agent::Create(QuietSelfOptions()).value();
+  EXPECT_EQ(agent->rules_status(), nullptr);
+  ASSERT_TRUE(agent->start().ok());
+  const auto status = agent->rules_status();
+  ASSERT_NE(status, nullptr);
+  EXPECT_EQ(status->sequence, agent->latest_snapshot()->sequence);
+  ASSERT_EQ(status->rules.size(), DefaultRules().size());
+  const RuleStatus* threads = FindRule(*status, "threads_spike");
+  ASSERT_NE(threads, nullptr);
+  EXPECT_EQ(threads->state, RuleState::kOk);
+  EXPECT_EQ(threads->reason, RuleReason::kWarmingUp);
+  EXPECT_EQ(agent->config_status().file, "");
+  agent->stop();
+}
+
+TEST(AgentRules, InvalidRulesFromTheApiAreACreateError) {
+  AgentOptions o = QuietSelfOptions();
+  RuleSpec r;
+  r.name = "Bad Name";
+  r.kind = RuleKind::kGrowth;
+  r.signal = Signal::kResidentMemoryBytes;
+  o.rules.rules.push_back(r);
+  auto agent = Agent::Create(o);
+  ASSERT_FALSE(agent.ok());
+  EXPECT_NE(agent.error().message.find("Bad Name"), std::string::npos) << agent.error().message;
+}
+
+class ConfigFile {
+ public:
+  ConfigFile()
+      : path_(::testing::TempDir() + "/leakwatch-agent-test-" + std::to_string(::getpid()) + ".yml") {}
+  ~ConfigFile() { std::filesystem::remove(path_); }
+  // Replaces the file (write a temporary, rename over it), as editors and ConfigMap updates do.
+  void Write(const std::string& text) const {
+    const std::string tmp = path_ + ".tmp";
+    std::ofstream(tmp) << text;
+    std::filesystem::rename(tmp, path_);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+TEST(AgentRules, ConfigFileRulesReloadWhenTheFileChangesAndABadFileKeepsTheRunningOnes) {
+  ConfigFile file;
+  file.Write(
+      "default_rules: false\n"
+      "config_check_period: 1s\n"
+      "rules:\n"
+      "  - name: many_threads\n"
+      "    kind: threshold\n"
+      "    signal: threads\n"
+      "    above: 0\n");
+  AgentOptions o = QuietSelfOptions();
+  o.config_file = file.path();
+  auto agent = Agent::Create(o).value();
+  ASSERT_TRUE(agent->start().ok());
+  ASSERT_EQ(agent->rules_status()->rules.size(), 1u);
+  EXPECT_EQ(agent->rules_status()->rules[0].state, RuleState::kFiring)
+      << DescribeRuleStatus(agent->rules_status()->rules[0]);
+  EXPECT_EQ(agent->config_status().file, file.path());
+
+  file.Write(
+      "default_rules: false\n"
+      "config_check_period: 1s\n"
+      "rules:\n"
+      "  - name: many_threads\n"
+      "    kind: threshold\n"
+      "    signal: threads\n"
+      "    above: 100000\n"
+      "  - name: many_fds\n"
+      "    kind: threshold\n"
+      "    signal: open_fds\n"
+      "    above: 1\n");
+  ASSERT_TRUE(WaitFor([&] { return agent->config_status().reloads_total == 1; }));
+  ASSERT_TRUE(WaitFor([&] { return agent->rules_status()->rules.size() == 2; }));
+  ASSERT_TRUE(WaitFor([&] { return agent->rules_status()->rules[1].state == RuleState::kFiring; }));
+  EXPECT_EQ(agent->rules_status()->rules[0].state, RuleState::kOk);
+  EXPECT_TRUE(agent->config_status().last_load_ok);
+
+  file.Write("rules:\n  - name: broken\n    kind: sometimes\n");
+  ASSERT_TRUE(WaitFor([&] { return agent->config_status().reload_failures_total == 1; }));
+  const ConfigStatus config = agent->config_status();
+  EXPECT_FALSE(config.last_load_ok);
+  EXPECT_NE(config.last_error.find(file.path() + ":3:11"), std::string::npos) << config.last_error;
+  EXPECT_NE(config.last_error.find("sometimes"), std::string::npos) << config.last_error;
+  std::this_thread::sleep_for(300ms);
+  ASSERT_EQ(agent->rules_status()->rules.size(), 2u);  // the running rules stay
+  EXPECT_EQ(agent->rules_status()->rules[1].spec->name, "many_fds");
+  agent->stop();
+}
+
+TEST(AgentRules, InvalidConfigFileAtStartIsACreateErrorNamingFileAndLine) {
+  ConfigFile file;
+  file.Write("rules:\n  - name: x\n    kind: threshold\n    signal: threads\n    above: lots\n");
+  AgentOptions o = QuietSelfOptions();
+  o.config_file = file.path();
+  auto agent = Agent::Create(o);
+  ASSERT_FALSE(agent.ok());
+  EXPECT_NE(agent.error().message.find(file.path() + ":5:12"), std::string::npos) << agent.error().message;
 }
 
 }  // namespace

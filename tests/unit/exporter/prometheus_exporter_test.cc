@@ -18,6 +18,7 @@
 
 #include "tests/support/http_client.h"
 #include "tests/unit/exporter/bcrypt_test_util.h"
+#include "tests/unit/exporter/raw_http.h"
 #include "tests/unit/exporter/test_snapshots.h"
 
 namespace leakwatch::exporters {
@@ -26,6 +27,8 @@ namespace {
 using test_support::BasicAuth;
 using test_support::HttpGet;
 using test_support::HttpGetOptions;
+using testdata::RawHttpExchange;
+using testdata::RequestText;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -202,6 +205,159 @@ TEST(PrometheusExporterTest, BadWebConfigFailsStart) {
   ASSERT_FALSE(r.ok());
   EXPECT_THAT(r.error().message, HasSubstr(path + ":1:"));
   EXPECT_THAT(r.error().message, HasSubstr("in-process TLS is not supported"));
+}
+
+PrometheusExporterOptions::ExtraRoute StatusRoute(std::function<std::string()> body) {
+  return {.path = "/status", .content_type = "application/json", .body = std::move(body)};
+}
+
+TEST(PrometheusExporterTest, MetricsCarryTheFullTextFormatContentType) {
+  auto exporter = StartOrDie(LoopbackOptions(), Fixed(testdata::FullSnapshot()));
+  auto r = HttpGet(exporter->port(), "/metrics");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->header("Content-Type").value_or(""), "text/plain; version=0.0.4; charset=utf-8");
+  EXPECT_EQ(r->header("Content-Length").value_or(""), std::to_string(r->body.size()));
+  EXPECT_THAT(r->body, Not(HasSubstr("exposer_")));  // prometheus-cpp's Exposer metrics are gone
+}
+
+TEST(PrometheusExporterTest, ServesExtraRoutesWithTheirContentType) {
+  auto o = LoopbackOptions();
+  o.extra_routes.push_back(StatusRoute([] { return std::string("{\"state\":\"ok\"}"); }));
+  o.extra_routes.push_back({.path = "/debug/info", .content_type = "text/plain", .body = [] { return "x"; }});
+  auto exporter = StartOrDie(o, Fixed(testdata::FullSnapshot()));
+  auto r = HttpGet(exporter->port(), "/status");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->header("Content-Type").value_or(""), "application/json");
+  EXPECT_EQ(r->body, "{\"state\":\"ok\"}");
+  r = HttpGet(exporter->port(), "/debug/info");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->header("Content-Type").value_or(""), "text/plain");
+  EXPECT_EQ(r->body, "x");
+  r = HttpGet(exporter->port(), "/metrics");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_THAT(r->body, HasSubstr("process_resident_memory_bytes 1000"));
+}
+
+TEST(PrometheusExporterTest, UnknownPathsAndPrefixesOfRoutesAre404) {
+  auto o = LoopbackOptions();
+  o.extra_routes.push_back(StatusRoute([] { return std::string("{}"); }));
+  auto exporter = StartOrDie(o, Fixed(testdata::FullSnapshot()));
+  for (const char* path :
+       {"/metricsfoo", "/metrics/", "/metrics/x", "/status/x", "/statusx", "/favicon.ico"}) {
+    auto r = HttpGet(exporter->port(), path);
+    ASSERT_TRUE(r.ok()) << path << ": " << r.error().message;
+    EXPECT_EQ(r->status, 404) << path;
+    EXPECT_THAT(r->body, Not(HasSubstr("process_"))) << path;
+  }
+}
+
+TEST(PrometheusExporterTest, OnlyGetAndHeadAreAllowed) {
+  auto o = LoopbackOptions();
+  o.extra_routes.push_back(StatusRoute([] { return std::string("{}"); }));
+  auto exporter = StartOrDie(o, Fixed(testdata::FullSnapshot()));
+  for (const char* path : {"/metrics", "/status", "/"}) {
+    auto r = RawHttpExchange(exporter->port(), RequestText("POST", path, "Content-Length: 2\r\n") + "{}");
+    EXPECT_EQ(r.status, 405) << path;
+    EXPECT_EQ(r.header("Allow").value_or(""), "GET, HEAD") << path;
+  }
+  auto head = RawHttpExchange(exporter->port(), RequestText("HEAD", "/metrics"));
+  EXPECT_EQ(head.status, 200);
+  EXPECT_EQ(head.header("Content-Type").value_or(""), "text/plain; version=0.0.4; charset=utf-8");
+  EXPECT_GT(std::stoul(head.header("Content-Length").value_or("0")), 1000u);
+  EXPECT_EQ(head.body, "");
+  head = RawHttpExchange(exporter->port(), RequestText("HEAD", "/status"));
+  EXPECT_EQ(head.status, 200);
+  EXPECT_EQ(head.header("Content-Length").value_or(""), "2");
+  EXPECT_EQ(head.body, "");
+}
+
+TEST(PrometheusExporterTest, AnExtraRouteThatThrowsGives500AndServingGoesOn) {
+  std::atomic<int> calls{0};
+  auto o = LoopbackOptions();
+  o.extra_routes.push_back(StatusRoute([&calls]() -> std::string {
+    if (calls.fetch_add(1) == 0) throw std::runtime_error("status unavailable");
+    return "{}";
+  }));
+  auto exporter = StartOrDie(o, Fixed(testdata::FullSnapshot()));
+  auto r = HttpGet(exporter->port(), "/status");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->status, 500);
+  EXPECT_EQ(exporter->handler_errors(), 1u);
+  r = HttpGet(exporter->port(), "/status");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "{}");
+  r = HttpGet(exporter->port(), "/metrics");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->status, 200);
+  EXPECT_THAT(r->body, HasSubstr("leakwatch_exporter_collect_errors_total 0\n"));
+  EXPECT_EQ(exporter->handler_errors(), 1u);
+  EXPECT_EQ(exporter->collect_errors(), 0u);
+}
+
+TEST(PrometheusExporterTest, IndexPageListsTheRoutes) {
+  auto o = LoopbackOptions();
+  o.metrics_path = "/leakwatch/metrics";
+  o.extra_routes.push_back(StatusRoute([] { return std::string("{}"); }));
+  auto exporter = StartOrDie(o, Fixed(testdata::FullSnapshot()));
+  auto r = HttpGet(exporter->port(), "/");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->header("Content-Type").value_or(""), "text/html; charset=utf-8");
+  EXPECT_THAT(r->body, HasSubstr("<a href=\"/leakwatch/metrics\">/leakwatch/metrics</a>"));
+  EXPECT_THAT(r->body, HasSubstr("<a href=\"/status\">/status</a>"));
+}
+
+TEST(PrometheusExporterTest, MetricsAtTheRootReplaceTheIndexPage) {
+  auto o = LoopbackOptions();
+  o.metrics_path = "/";
+  auto exporter = StartOrDie(o, Fixed(testdata::FullSnapshot()));
+  auto r = HttpGet(exporter->port(), "/");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->status, 200);
+  EXPECT_THAT(r->body, HasSubstr("process_resident_memory_bytes 1000"));
+}
+
+TEST(PrometheusExporterTest, GzipScrape) {
+  auto exporter = StartOrDie(LoopbackOptions(), Fixed(testdata::FullSnapshot()));
+  HttpGetOptions gzip;
+  gzip.extra_headers = {{"Accept-Encoding", "gzip"}};  // what Prometheus sends
+  auto r = HttpGet(exporter->port(), "/metrics", gzip);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->header("Content-Encoding").value_or(""), "gzip");
+  const std::string text = testdata::Gunzip(r->body);
+  EXPECT_THAT(text, HasSubstr("\nprocess_resident_memory_bytes 1000\n"));
+  EXPECT_LT(r->body.size(), text.size() / 2);
+}
+
+TEST(PrometheusExporterTest, BasicAuthGuardsExtraRoutesAndTheIndex) {
+  const std::string path =
+      WriteTempFile("leakwatch-exporter-web-extra.yml",
+                    "basic_auth_users:\n  prometheus: " + testdata::Bcrypt("s3cret", 4) + "\n");
+  auto o = LoopbackOptions();
+  o.web_config_file = path;
+  o.extra_routes.push_back(StatusRoute([] { return std::string("{\"secret\":1}"); }));
+  auto exporter = StartOrDie(o, Fixed(testdata::FullSnapshot()));
+  std::remove(path.c_str());
+  for (const char* route : {"/status", "/", "/nothing"}) {
+    auto none = HttpGet(exporter->port(), route);
+    ASSERT_TRUE(none.ok()) << none.error().message;
+    EXPECT_EQ(none->status, 401) << route;
+    EXPECT_THAT(none->header("WWW-Authenticate").value_or(""), HasSubstr("Basic realm=\"leakwatch\""));
+    EXPECT_THAT(none->body, Not(HasSubstr("secret")));
+  }
+  HttpGetOptions right;
+  right.basic_auth = BasicAuth{"prometheus", "s3cret"};
+  auto ok = HttpGet(exporter->port(), "/status", right);
+  ASSERT_TRUE(ok.ok()) << ok.error().message;
+  EXPECT_EQ(ok->status, 200);
+  EXPECT_EQ(ok->body, "{\"secret\":1}");
+  ok = HttpGet(exporter->port(), "/", right);
+  ASSERT_TRUE(ok.ok()) << ok.error().message;
+  EXPECT_EQ(ok->status, 200);
+  EXPECT_THAT(ok->body, HasSubstr("/status"));
 }
 
 // --- promtool check metrics over a real scrape

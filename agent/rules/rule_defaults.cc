@@ -1,0 +1,87 @@
+// The default rule set. docs/RULES.md explains each rule (what, why, how to tune) in this order; the detection
+// figures there were measured with bench/rules_quality on exactly these specs.
+#include "leakwatch/rules.h"
+
+namespace leakwatch {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::minutes;
+using std::chrono::seconds;
+
+RuleSpec Base(std::string name, RuleKind kind, Signal signal, Severity severity) {
+  RuleSpec r;
+  r.name = std::move(name);
+  r.kind = kind;
+  r.signal = signal;
+  r.severity = severity;
+  r.origin = "default rule " + r.name;
+  return r;
+}
+
+}  // namespace
+
+std::vector<RuleSpec> DefaultRules() {
+  std::vector<RuleSpec> rules;
+
+  // The OOM killer compares the cgroup's charge with its limit; the working set is the part the kernel
+  // cannot simply drop (what kubelet evicts on and cAdvisor calls memory).
+  RuleSpec memory_high = Base("memory_near_limit", RuleKind::kThreshold, Signal::kCgroupMemoryWorkingSetBytes,
+                              Severity::kWarning);
+  memory_high.limit.source = LimitSource::kAuto;
+  memory_high.above_limit_ratio = 0.85;
+  memory_high.hold = seconds(30);
+  memory_high.clear_after = minutes(1);
+  memory_high.hysteresis = 0.05;
+  rules.push_back(std::move(memory_high));
+
+  RuleSpec memory_ttl = Base("memory_time_to_limit", RuleKind::kTimeToLimit,
+                             Signal::kCgroupMemoryWorkingSetBytes, Severity::kCritical);
+  memory_ttl.limit.source = LimitSource::kAuto;
+  memory_ttl.horizon = minutes(10);
+  memory_ttl.window = minutes(2);
+  memory_ttl.hold = seconds(15);
+  memory_ttl.clear_after = minutes(2);
+  memory_ttl.hysteresis = 0.5;
+  rules.push_back(std::move(memory_ttl));
+
+  RuleSpec memory_growth =
+      Base("memory_growth", RuleKind::kGrowth, Signal::kResidentMemoryBytes, Severity::kWarning);
+  memory_growth.window = minutes(5);
+  memory_growth.increase = 0.15;
+  memory_growth.warmup = minutes(10);
+  memory_growth.hold = minutes(1);
+  memory_growth.clear_after = minutes(5);
+  memory_growth.hysteresis = 0.2;
+  rules.push_back(std::move(memory_growth));
+
+  RuleSpec threads = Base("threads_spike", RuleKind::kSpike, Signal::kThreads, Severity::kWarning);
+  threads.window = minutes(1);
+  threads.baseline = BaselineKind::kMedian;
+  threads.factor = 3;
+  threads.floor = 50;
+  threads.hold = seconds(30);
+  threads.clear_after = minutes(1);
+  rules.push_back(std::move(threads));
+
+  RuleSpec fds_high = Base("fds_near_limit", RuleKind::kThreshold, Signal::kOpenFds, Severity::kWarning);
+  fds_high.limit.source = LimitSource::kAuto;
+  fds_high.above_limit_ratio = 0.9;
+  fds_high.hold = seconds(15);
+  fds_high.clear_after = minutes(1);
+  fds_high.hysteresis = 0.05;
+  rules.push_back(std::move(fds_high));
+
+  RuleSpec fds_ttl = Base("fds_time_to_limit", RuleKind::kTimeToLimit, Signal::kOpenFds, Severity::kCritical);
+  fds_ttl.limit.source = LimitSource::kAuto;
+  fds_ttl.horizon = minutes(10);
+  fds_ttl.window = minutes(2);
+  fds_ttl.hold = seconds(15);
+  fds_ttl.clear_after = minutes(2);
+  fds_ttl.hysteresis = 0.5;
+  rules.push_back(std::move(fds_ttl));
+
+  return rules;
+}
+
+}  // namespace leakwatch
