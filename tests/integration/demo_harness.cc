@@ -50,6 +50,11 @@ Result<std::string> RunningDemo::Scrape() const {
   return GetBody(metrics_port, "/metrics");
 }
 
+Result<std::string> RunningDemo::AgentGet(std::string_view path) const {
+  if (metrics_port == 0) return Error{"the demo has no metrics endpoint"};
+  return GetBody(metrics_port, path);
+}
+
 Result<std::string> RunningDemo::Control(std::string_view path_and_query) const {
   return GetBody(control_port, path_and_query);
 }

@@ -40,6 +40,8 @@ struct RunningDemo {
 
   // GET /metrics; the body of a 200 answer.
   Result<std::string> Scrape() const;
+  // GET on the agent's endpoint (e.g. "/status"); the body of a 200 answer.
+  Result<std::string> AgentGet(std::string_view path) const;
   // GET on the control API (e.g. "/leak/threads?per_s=5"); the body of a 200 answer.
   Result<std::string> Control(std::string_view path_and_query) const;
   // One sample of a fresh scrape (nullopt when absent or when the scrape failed).

@@ -458,6 +458,53 @@ TEST(DemoAllocator, UnderAddressSanitizerNoAllocatorIsFoundAndItsFiguresAreAbsen
   EXPECT_EQ(text->find("leakwatch_allocator_allocated_bytes "), std::string::npos);
 }
 
+std::string DescribeResult(const Result<std::string>& r) { return r.ok() ? *r : r.error().message; }
+
+// --- rules, end to end: a real leaking process, the rule firing, seen on /metrics and /status ---
+
+TEST(DemoRules, FdLeakFiresATimeToLimitRuleShownInMetricsStatusAndTheLog) {
+  // A short window so the test takes seconds: the demo leaks 40 fds/s against a soft limit of thousands, so
+  // the projected time to the limit is minutes, well under the 1 h horizon.
+  const std::string path = ::testing::TempDir() + "leakwatch-it-" + std::to_string(getpid()) + "-rules.yaml";
+  std::ofstream(path) << "default_rules: false\n"
+                         "rules:\n"
+                         "  - name: fd_leak\n"
+                         "    kind: time_to_limit\n"
+                         "    signal: open_fds\n"
+                         "    limit: auto\n"
+                         "    window: 10s\n"
+                         "    horizon: 1h\n"
+                         "    for: 1s\n"
+                         "    severity: critical\n";
+  DemoOptions options;
+  options.args.insert(options.args.end(), {"--leak-fds", "40"});
+  options.env = {{"LEAKWATCH_CONFIG", path}};
+  ASSERT_OK_AND_ASSIGN(demo, StartDemo(options));
+  const Labels firing{
+      {"kind", "time_to_limit"}, {"rule", "fd_leak"}, {"severity", "critical"}, {"signal", "open_fds"}};
+  const bool fired =
+      WaitUntil([&] { return demo.Metric("leakwatch_rule_state", firing) == 2.0; }, seconds(30));
+  unlink(path.c_str());
+  ASSERT_TRUE(fired) << "the rule never fired; /status:\n"
+                     << DescribeResult(demo.AgentGet("/status")) << "\nstderr:\n"
+                     << demo.child->Stderr();
+  EXPECT_EQ(demo.Metric("leakwatch_rule_fired_total", {{"rule", "fd_leak"}, {"severity", "critical"}}), 1.0);
+  const auto slope = demo.Metric("leakwatch_signal_slope", {{"signal", "open_fds"}, {"window", "10s"}});
+  ASSERT_TRUE(slope.has_value());
+  EXPECT_TRUE(WithinPercent(*slope, 40, 25)) << *slope;
+  EXPECT_TRUE(demo.Metric("leakwatch_signal_seconds_to_limit", {{"signal", "open_fds"}, {"window", "10s"}})
+                  .has_value());
+  const auto status = demo.AgentGet("/status");
+  ASSERT_TRUE(status.ok()) << status.error().message;
+  EXPECT_NE(status->find("\"state\": \"firing\""), std::string::npos) << *status;
+  EXPECT_NE(status->find("limit "), std::string::npos) << *status;  // the description
+  // The transition and the log action are structured log events on the demo's stderr.
+  const std::string err = demo.child->Stderr();
+  EXPECT_NE(err.find("rule_transition rule=fd_leak"), std::string::npos) << err;
+  EXPECT_NE(err.find("to=firing"), std::string::npos) << err;
+  EXPECT_NE(err.find("rule_action rule=fd_leak"), std::string::npos) << err;
+}
+
 // --- the agent must never take the host down ---
 
 TEST(DemoRobustness, MetricsPortTakenLeavesTheHostRunning) {
