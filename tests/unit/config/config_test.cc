@@ -335,7 +335,7 @@ TEST(ApplyRulesConfigText, ParsesEveryKeyOfTheExampleAndItCompiles) {
 
   const auto compiled = CompileRules(o, {"log"});
   ASSERT_TRUE(compiled.ok()) << compiled.error().message;
-  EXPECT_EQ(compiled->rules.size(), 11u);  // 6 defaults + 5
+  EXPECT_EQ(compiled->rules.size(), DefaultRules().size() + 5);
 }
 
 TEST(ApplyRulesConfigText, ValueForms) {
@@ -388,7 +388,7 @@ TEST(ApplyRulesConfigText, DisablingADefaultByNameCompiles) {
   const RulesOptions o = ParseRules("rules:\n  - name: memory_growth\n    enabled: false\n");
   const auto compiled = CompileRules(o, {"log"});
   ASSERT_TRUE(compiled.ok()) << compiled.error().message;
-  ASSERT_EQ(compiled->rules.size(), 6u);
+  ASSERT_EQ(compiled->rules.size(), DefaultRules().size());
   EXPECT_EQ(compiled->rules[2]->name, "memory_growth");
   EXPECT_FALSE(compiled->rules[2]->enabled);
   EXPECT_EQ(compiled->rules[2]->origin, "r.yml:2:5");
