@@ -219,6 +219,7 @@ class AgentImpl final : public Agent {
         return;
       }
       const AgentOptions& next = resolved->options;
+      const size_t rule_count = resolved->rules.rules.size();
       engine_.Replace(std::move(resolved->rules));
       if (next.log.level != applied_log_.level || next.log.sink != applied_log_.sink ||
           next.log.json != applied_log_.json) {
@@ -238,8 +239,7 @@ class AgentImpl final : public Agent {
         config_status_.last_success = std::chrono::system_clock::now();
         ++config_status_.reloads_total;
       }
-      Log()->info("leakwatch: config file {} reloaded: {} rules in force{}", options_.config_file,
-                  engine_.status()->rules.size(),
+      Log()->info("leakwatch: config file {} reloaded: {} rules in force{}", options_.config_file, rule_count,
                   pending.empty() ? "" : "; changed but applied only at the next start: " + pending);
     } catch (const std::exception& e) {
       Log()->error("leakwatch: config reload failed: {}", e.what());

@@ -199,6 +199,7 @@ class RuleReader {
     }
     for (const auto& kv : map_) {
       const std::string key = kv.first.Scalar();
+      r->field_origins[key] = errors_.Where(kv.second);
       if (RuleKeys().count(key)) continue;
       std::string list;
       for (const auto& a : RuleKeys()) list += (list.empty() ? "" : ", ") + a;

@@ -175,7 +175,13 @@ class RuleChecker {
   }
 
  private:
+  // Located at the field's value when the config loader recorded it, else at the rule.
   void Add(std::string_view field, const std::string& what) {
+    const auto at = r_.field_origins.find(std::string(field));
+    if (at != r_.field_origins.end()) {
+      errors_->push_back(at->second + ": rule \"" + r_.name + "\": " + std::string(field) + ": " + what);
+      return;
+    }
     errors_->push_back(prefix_ + std::string(field) + ": " + what);
   }
 

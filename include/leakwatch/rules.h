@@ -20,6 +20,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -109,6 +110,9 @@ struct RuleSpec {
   // Where the rule was defined, used in error messages: "leakwatch.yml:12:5" for a file, "rules[3]" for the
   // API. Set by the config loader; optional for programs.
   std::string origin;
+  // Where each field's value was written, by YAML key ("window" -> "leakwatch.yml:14:13"), so an error about
+  // one field points at its line. Set by the config loader; not part of the rule's identity.
+  std::map<std::string, std::string> field_origins;
 };
 
 struct RulesOptions {

@@ -620,3 +620,56 @@ TEST(ValidateOptions, SlowPeriodZeroIsRejectedWithTheWayToTurnTheScansOff) {
 
 }  // namespace
 }  // namespace leakwatch::internal
+
+namespace leakwatch::internal {
+namespace {
+
+const EnvLookup kNoEnv = [](const char*) -> std::optional<std::string> { return std::nullopt; };
+
+TEST(ResolveConfig, CompileErrorsPointAtTheFieldsLineAndAllAreReported) {
+  AgentOptions program;
+  program.use_environment = false;
+  program.config_file = "lw.yml";
+  const std::string text =
+      "rules:\n"
+      "  - name: slow_window\n"
+      "    kind: growth\n"
+      "    signal: rss_bytes\n"
+      "    increase: 10%\n"
+      "    window: 5s\n"
+      "  - name: no_horizon\n"
+      "    kind: time_to_limit\n"
+      "    signal: open_fds\n"
+      "    limit: auto\n"
+      "period: 10ms\n";
+  const auto resolved = ResolveConfig(program, kNoEnv, text, {"log"});
+  ASSERT_FALSE(resolved.ok());
+  const std::string& m = resolved.error().message;
+  EXPECT_THAT(
+      m, ::testing::HasSubstr("lw.yml:6:13: rule \"slow_window\": window: 5s must be between 10s and 24h"));
+  EXPECT_THAT(m, ::testing::HasSubstr("lw.yml:7:5: rule \"no_horizon\": horizon: missing"));
+  EXPECT_THAT(m, ::testing::HasSubstr("period: 10ms is outside 100ms .. 60s"));
+}
+
+TEST(ResolveConfig, EnvironmentOverridesTheFileAndTheFileOverridesTheProgram) {
+  AgentOptions program;
+  program.period = std::chrono::milliseconds(500);
+  program.http.listen = "127.0.0.1:1";
+  const std::map<std::string, std::string> env{{"LEAKWATCH_CONFIG", "from-env.yml"},
+                                               {"LEAKWATCH_LISTEN", "127.0.0.1:2"}};
+  const EnvLookup lookup = [&](const char* n) -> std::optional<std::string> {
+    const auto it = env.find(n);
+    if (it == env.end()) return std::nullopt;
+    return it->second;
+  };
+  const auto resolved =
+      ResolveConfig(program, lookup, std::string("period: 2s\nhttp:\n  listen: 127.0.0.1:3\n"), {"log"});
+  ASSERT_TRUE(resolved.ok()) << resolved.error().message;
+  EXPECT_EQ(resolved->options.config_file, "from-env.yml");
+  EXPECT_EQ(resolved->options.period, std::chrono::seconds(2));
+  EXPECT_EQ(resolved->options.http.listen, "127.0.0.1:2");
+  EXPECT_EQ(resolved->rules.rules.size(), DefaultRules().size());
+}
+
+}  // namespace
+}  // namespace leakwatch::internal
