@@ -5,6 +5,8 @@
 
 #include "agent/allocator/allocator_reader.h"
 #include "agent/allocator/detect.h"
+#include "agent/bundle/bundle_service.h"
+#include "agent/cgroup/cgroup_location.h"
 #include "agent/cgroup/cgroup_reader.h"
 #include "agent/common/block_signals.h"
 #include "agent/common/clock.h"
@@ -29,11 +31,36 @@ namespace {
 
 using internal::Log;
 
-// The actions a rule may name. The runner outlives every engine (a function-local static: an agent may be
-// destroyed during static destruction).
-internal::ActionRunner& Actions() {
-  static auto* runner = new internal::LogActionRunner;
-  return *runner;
+const std::vector<std::string>& ActionNames() { return internal::KnownActionNames(); }
+
+// Runs a rule's actions: "log" at once, "bundle" queued to the bundle worker (never blocking the tick).
+class AgentActions final : public internal::ActionRunner {
+ public:
+  explicit AgentActions(internal::BundleService& bundles) : bundles_(bundles) {}
+  std::vector<std::string> names() const override { return ActionNames(); }
+  void Run(std::string_view action, const internal::RuleEvent& event) override {
+    if (action == "log") {
+      log_.Run(action, event);
+    } else if (action == "bundle") {
+      bundles_.Request(internal::BundleTrigger{
+          .source = "rule", .reason = DescribeRuleStatus(event.status), .rule = event.status});
+    }
+  }
+
+ private:
+  internal::LogActionRunner log_;
+  internal::BundleService& bundles_;
+};
+
+internal::BundleWriterOptions WriterOptions(const AgentOptions& o) {
+  internal::BundleWriterOptions w;
+  w.dir = o.bundle.dir;
+  w.proc_root = o.proc_root;
+  w.pid = o.pid;
+  w.max_file_bytes = o.bundle.max_file_bytes;
+  w.low_headroom_bytes = o.bundle.low_headroom_bytes;
+  w.max_fds = o.bundle.max_fds;
+  return w;
 }
 
 class AgentImpl final : public Agent {
@@ -44,7 +71,9 @@ class AgentImpl final : public Agent {
         env_(std::move(env)),
         options_(std::move(resolved.options)),
         history_(std::move(history)),
-        engine_(std::move(resolved.rules), options_.period, &events_, &Actions()),
+        bundles_(options_.bundle, WriterOptions(options_), [this] { return BundleInputsNow(); }),
+        actions_(bundles_),
+        engine_(std::move(resolved.rules), options_.period, &events_, &actions_),
         watcher_(options_.config_file, options_.config_check_period) {
     watcher_.MarkLoaded();
     config_status_.file = options_.config_file;
@@ -78,6 +107,13 @@ class AgentImpl final : public Agent {
     auto status = engine_.status();
     return status->sequence == 0 ? nullptr : status;
   }
+  Result<std::string> capture(const std::string& reason, std::chrono::milliseconds wait) override {
+    auto written = bundles_.RequestAndWait(internal::BundleTrigger{.source = "api", .reason = reason}, wait);
+    if (!written) return written.error();
+    return written->path;
+  }
+  BundleStats bundle_stats() const override { return bundles_.stats(); }
+
   ConfigStatus config_status() const override {
     std::lock_guard lock(config_mu_);
     return config_status_;
@@ -112,6 +148,7 @@ class AgentImpl final : public Agent {
         internal::TickCollector::Options{.period = options_.period, .slow_every = slow_every},
         std::move(readers), clock);
 
+    if (auto st = bundles_.Start(); !st) Log()->error("leakwatch: {}; bundles are off", st.error().message);
     // The first sample is taken here, so latest_snapshot() is never null once start() returned.
     auto first = collector_->Tick(0);
     if (first) Publish(std::move(first));
@@ -139,7 +176,7 @@ class AgentImpl final : public Agent {
       eo.rules_provider = [this] {
         auto rules = engine_.status();
         if (rules->sequence == 0) rules = nullptr;
-        return exporters::RulesView{std::move(rules), config_status()};
+        return exporters::RulesView{std::move(rules), config_status(), bundles_.stats()};
       };
       eo.extra_routes.push_back({"/status", "application/json; charset=utf-8", [this] {
                                    const auto rules = engine_.status();
@@ -184,6 +221,7 @@ class AgentImpl final : public Agent {
 
   void StopLocked() {
     if (scheduler_) scheduler_->Stop();
+    bundles_.Stop();
     scheduler_.reset();
     exporter_.reset();  // blocks up to ~2 s while the HTTP server shuts down
     collector_.reset();
@@ -204,7 +242,7 @@ class AgentImpl final : public Agent {
       auto changed = watcher_.Poll(std::chrono::steady_clock::now());
       if (!changed) return;
       Result<internal::ResolvedConfig> resolved =
-          changed->ok() ? internal::ResolveConfig(program_, env_, changed->value(), Actions().names())
+          changed->ok() ? internal::ResolveConfig(program_, env_, changed->value(), ActionNames())
                         : Result<internal::ResolvedConfig>(changed->error());
       if (!resolved) {
         {
@@ -246,6 +284,17 @@ class AgentImpl final : public Agent {
     }
   }
 
+  // What a bundle reads besides the files: the latest snapshot, the history, the cgroup's directory.
+  internal::BundleInputs BundleInputsNow() const {
+    internal::BundleInputs in;
+    in.snapshot = latest_snapshot();
+    in.history = history_.get();
+    auto location = internal::LocateCgroup(internal::CgroupRoots{
+        .proc_root = options_.proc_root, .pid = options_.pid, .mount_prefix = options_.cgroup_mount_prefix});
+    if (location) in.cgroup = std::move(*location);
+    return in;
+  }
+
   // The settings of `next` that differ from those in force and cannot change while running.
   std::string SettingsNeedingRestart(const AgentOptions& next) const {
     std::string out;
@@ -279,6 +328,8 @@ class AgentImpl final : public Agent {
   const AgentOptions options_;
   const std::unique_ptr<History> history_;
   internal::LoggingEventSink events_;
+  internal::BundleService bundles_;
+  AgentActions actions_;
   internal::RuleEngine engine_;
   internal::ConfigWatcher watcher_;  // sampler thread only
   LogOptions applied_log_ = options_.log;
@@ -298,7 +349,7 @@ class AgentImpl final : public Agent {
 Result<std::unique_ptr<Agent>> Agent::Create(AgentOptions options) {
   try {
     internal::EnvLookup env = internal::CaptureEnvironment(internal::GetEnv);
-    auto resolved = internal::ResolveConfig(options, env, std::nullopt, Actions().names());
+    auto resolved = internal::ResolveConfig(options, env, std::nullopt, ActionNames());
     if (!resolved) return resolved.error();
     const AgentOptions& o = resolved->options;
     if (!o.http.web_config_file.empty()) {

@@ -115,6 +115,18 @@ void ReadBool(const YAML::Node& map, const char* key, const std::string& field, 
   errors.Add(node, field, "value " + Quoted(node) + " is not true or false");
 }
 
+void ReadSize(const YAML::Node& map, const char* key, const std::string& field, uint64_t* out,
+              ErrorList& errors) {
+  const YAML::Node node = map[key];
+  if (!node) return;
+  const auto v = node.IsScalar() ? ParseSize(node.Scalar()) : std::nullopt;
+  if (!v || *v > 1e18 || *v != std::floor(*v)) {
+    errors.Add(node, field, "value " + Quoted(node) + " is not a size like 512MiB, 2GiB or 1000000");
+    return;
+  }
+  *out = static_cast<uint64_t>(*v);
+}
+
 const std::set<std::string>& LogLevels() {
   static const auto* levels =
       new std::set<std::string>{"trace", "debug", "info", "warn", "error", "critical", "off"};
@@ -477,7 +489,7 @@ Status ApplyConfigText(std::string_view text, const std::string& file_name, Agen
   try {
     CheckKeys(root, "",
               {"period", "slow_period", "smaps_rollup", "fd_types", "fd_scan_limit", "history_budget_bytes",
-               "http", "log", "allocator", "default_rules", "rules", "config_check_period"},
+               "http", "log", "allocator", "bundle", "default_rules", "rules", "config_check_period"},
               errors);
     ReadDuration(root, "config_check_period", "config_check_period", &options->config_check_period, errors);
     ReadRulesConfig(root, errors, &options->rules);
@@ -519,6 +531,27 @@ Status ApplyConfigText(std::string_view text, const std::string& file_name, Agen
                      &a.glibc_mallinfo_budget, errors);
         ReadDuration(allocator, "glibc_mallinfo_max_period", "allocator.glibc_mallinfo_max_period",
                      &a.glibc_mallinfo_max_period, errors);
+      }
+    }
+    if (const YAML::Node bundle = root["bundle"]) {
+      if (!bundle.IsMap()) {
+        errors.Add(bundle, "bundle", "expected a map, got " + Quoted(bundle));
+      } else {
+        BundleOptions& b = options->bundle;
+        CheckKeys(bundle, "bundle.",
+                  {"dir", "max_bundles", "max_bytes", "min_free_disk", "max_per_window", "window", "deadline",
+                   "max_file_bytes", "low_headroom", "max_fds"},
+                  errors);
+        ReadString(bundle, "dir", "bundle.dir", &b.dir, errors);
+        ReadInteger(bundle, "max_bundles", "bundle.max_bundles", &b.max_bundles, errors);
+        ReadSize(bundle, "max_bytes", "bundle.max_bytes", &b.max_bytes, errors);
+        ReadSize(bundle, "min_free_disk", "bundle.min_free_disk", &b.min_free_disk_bytes, errors);
+        ReadInteger(bundle, "max_per_window", "bundle.max_per_window", &b.max_per_window, errors);
+        ReadDuration(bundle, "window", "bundle.window", &b.window, errors);
+        ReadDuration(bundle, "deadline", "bundle.deadline", &b.deadline, errors);
+        ReadSize(bundle, "max_file_bytes", "bundle.max_file_bytes", &b.max_file_bytes, errors);
+        ReadSize(bundle, "low_headroom", "bundle.low_headroom", &b.low_headroom_bytes, errors);
+        ReadInteger(bundle, "max_fds", "bundle.max_fds", &b.max_fds, errors);
       }
     }
     if (const YAML::Node log = root["log"]) {
@@ -705,6 +738,22 @@ Status ValidateOptions(const AgentOptions& o) {
       (o.config_check_period < milliseconds(1000) || o.config_check_period > milliseconds(3'600'000))) {
     errors.push_back("config_check_period: " + ms(o.config_check_period) + " must be 0 (never) or 1s .. 1h");
   }
+  const BundleOptions& b = o.bundle;
+  if (b.dir.empty()) errors.push_back("bundle.dir: must not be empty");
+  if (b.max_bundles < 1 || b.max_bundles > 10000)
+    errors.push_back("bundle.max_bundles: " + std::to_string(b.max_bundles) + " is outside 1 .. 10000");
+  if (b.max_bytes < (1u << 20))
+    errors.push_back("bundle.max_bytes: " + std::to_string(b.max_bytes) + " is below 1MiB");
+  if (b.max_per_window < 1 || b.max_per_window > 1000)
+    errors.push_back("bundle.max_per_window: " + std::to_string(b.max_per_window) + " is outside 1 .. 1000");
+  if (b.window < milliseconds(1000) || b.window > milliseconds(86'400'000))
+    errors.push_back("bundle.window: " + ms(b.window) + " is outside 1s .. 24h");
+  if (b.deadline < milliseconds(100) || b.deadline > milliseconds(600'000))
+    errors.push_back("bundle.deadline: " + ms(b.deadline) + " is outside 100ms .. 10m");
+  if (b.max_file_bytes < 4096)
+    errors.push_back("bundle.max_file_bytes: " + std::to_string(b.max_file_bytes) + " is below 4KiB");
+  if (b.max_fds < 1 || b.max_fds > 10'000'000)
+    errors.push_back("bundle.max_fds: " + std::to_string(b.max_fds) + " is outside 1 .. 10000000");
   if (o.proc_root.empty()) errors.push_back("proc_root: must not be empty");
   if (o.pid != "self" && !ParseU64(o.pid))
     errors.push_back("pid: \"" + o.pid + "\" is neither self nor a number");

@@ -12,7 +12,7 @@ namespace {
 
 using SteadyNs = std::chrono::steady_clock::duration;
 
-struct Row {
+struct StoredRow {
   std::chrono::system_clock::time_point wall_time;
   std::chrono::steady_clock::time_point steady_time;
   std::bitset<kSignalCount> present;
@@ -25,10 +25,11 @@ struct SignalAggregate {
   uint32_t count;
 };
 
-struct BucketRow {
+struct StoredBucket {
   std::chrono::system_clock::time_point start;
   std::chrono::steady_clock::time_point steady_start;
   bool gap = false;
+  uint32_t rows = 0;  // rows aggregated
   std::array<SignalAggregate, kSignalCount> signals;
 };
 
@@ -61,11 +62,12 @@ struct History::Impl {
   Impl(const HistoryOptions& o, size_t rows, size_t buckets) : options(o), rows(rows), buckets(buckets) {}
   HistoryOptions options;
   mutable std::mutex mu;
-  Ring<Row> rows;
-  Ring<BucketRow> buckets;
+  Ring<StoredRow> rows;
+  Ring<StoredBucket> buckets;
   bool have_previous = false;
   std::chrono::steady_clock::time_point previous_steady;
-  uint64_t appended = 0;
+  uint64_t appended = 0;         // rows ever appended = the number the next row gets
+  uint64_t buckets_started = 0;  // buckets ever started = the number the next bucket gets
 };
 
 Result<std::unique_ptr<History>> History::Create(const HistoryOptions& o) {
@@ -75,22 +77,24 @@ Result<std::unique_ptr<History>> History::Create(const HistoryOptions& o) {
   if (o.bucket_width < o.period || o.bucket_width.count() <= 0) {
     return Error{"history: bucket_width must be at least one period"};
   }
-  const size_t buckets =
-      static_cast<size_t>((o.downsampled_window.count() + o.bucket_width.count() - 1) / o.bucket_width.count()) + 1;
-  const size_t bucket_bytes = buckets * sizeof(BucketRow) + sizeof(Impl);
+  const size_t buckets = static_cast<size_t>((o.downsampled_window.count() + o.bucket_width.count() - 1) /
+                                             o.bucket_width.count()) +
+                         1;
+  const size_t bucket_bytes = buckets * sizeof(StoredBucket) + sizeof(Impl);
   const auto rows_for = [&](std::chrono::seconds window) {
     return static_cast<size_t>((duration_cast<milliseconds>(window).count() + o.period.count() - 1) /
                                o.period.count());
   };
   const size_t wanted_rows = rows_for(o.full_resolution_window);
   const size_t min_rows = std::min(wanted_rows, rows_for(std::chrono::seconds(60)));
-  if (o.budget_bytes < bucket_bytes + min_rows * sizeof(Row)) {
+  if (o.budget_bytes < bucket_bytes + min_rows * sizeof(StoredRow)) {
     return Error{"history: budget of " + std::to_string(o.budget_bytes) + " bytes cannot hold " +
                  std::to_string(buckets) + " downsampled buckets (" + std::to_string(bucket_bytes) +
-                 " bytes) plus one minute of full resolution (" + std::to_string(min_rows * sizeof(Row)) +
+                 " bytes) plus one minute of full resolution (" +
+                 std::to_string(min_rows * sizeof(StoredRow)) +
                  " bytes); raise history_budget_bytes or the period"};
   }
-  const size_t affordable_rows = (o.budget_bytes - bucket_bytes) / sizeof(Row);
+  const size_t affordable_rows = (o.budget_bytes - bucket_bytes) / sizeof(StoredRow);
   const size_t rows = std::max<size_t>(1, std::min(wanted_rows, affordable_rows));
   return std::unique_ptr<History>(new History(std::make_unique<Impl>(o, rows, buckets)));
 }
@@ -107,7 +111,7 @@ void History::Append(const Snapshot& snap) {
   s.previous_steady = snap.steady_time;
   ++s.appended;
 
-  Row& row = s.rows.push();
+  StoredRow& row = s.rows.push();
   row.wall_time = snap.wall_time;
   row.steady_time = snap.steady_time;
   row.gap_before = gap;
@@ -117,17 +121,20 @@ void History::Append(const Snapshot& snap) {
     row.values[i] = v.value_or(0);
   }
 
-  const bool new_bucket = s.buckets.size() == 0 ||
-                          snap.steady_time - s.buckets.newest().steady_start >= s.options.bucket_width;
+  const bool new_bucket =
+      s.buckets.size() == 0 || snap.steady_time - s.buckets.newest().steady_start >= s.options.bucket_width;
   if (new_bucket) {
-    BucketRow& b = s.buckets.push();
+    StoredBucket& b = s.buckets.push();
+    ++s.buckets_started;
     b.start = snap.wall_time;
     b.steady_start = snap.steady_time;
     b.gap = gap;
+    b.rows = 0;
     for (auto& a : b.signals) a = SignalAggregate{0, 0, 0, 0, 0};
   }
-  BucketRow& b = s.buckets.newest();
+  StoredBucket& b = s.buckets.newest();
   b.gap = b.gap || gap;
+  ++b.rows;
   for (size_t i = 0; i < kSignalCount; ++i) {
     if (!row.present[i]) continue;
     const double v = row.values[i];
@@ -156,7 +163,7 @@ std::vector<History::Point> History::Recent(Signal signal, std::chrono::steady_c
   out.reserve(s.rows.size() - first);
   bool pending_gap = false;
   for (size_t k = first; k < s.rows.size(); ++k) {
-    const Row& r = s.rows.at(k);
+    const StoredRow& r = s.rows.at(k);
     if (!r.present[i]) {
       pending_gap = !out.empty();
       continue;
@@ -175,7 +182,7 @@ std::vector<History::Bucket> History::Downsampled(Signal signal) const {
   if (i >= kSignalCount) return out;
   out.reserve(s.buckets.size());
   for (size_t k = 0; k < s.buckets.size(); ++k) {
-    const BucketRow& b = s.buckets.at(k);
+    const StoredBucket& b = s.buckets.at(k);
     const SignalAggregate& a = b.signals[i];
     if (a.count == 0) continue;
     out.push_back(Bucket{b.start, b.steady_start, a.min, a.max, a.sum / a.count, a.last, a.count, b.gap});
@@ -190,11 +197,99 @@ std::chrono::seconds History::full_resolution_coverage() const {
                                                           static_cast<int64_t>(impl_->rows.capacity()));
 }
 size_t History::memory_bytes() const {
-  return sizeof(Impl) + impl_->rows.capacity() * sizeof(Row) + impl_->buckets.capacity() * sizeof(BucketRow);
+  return sizeof(Impl) + impl_->rows.capacity() * sizeof(StoredRow) +
+         impl_->buckets.capacity() * sizeof(StoredBucket);
 }
 uint64_t History::rows_appended() const {
   std::lock_guard lock(impl_->mu);
   return impl_->appended;
+}
+
+namespace {
+
+// The part of `wanted` to copy from a ring whose elements are numbered [end_now - size, end_now), at most
+// `max` of them: [*lo, *hi).
+History::CopyInfo Plan(History::Span wanted, size_t max, uint64_t end_now, size_t size, uint64_t* lo,
+                       uint64_t* hi) {
+  History::CopyInfo info;
+  if (wanted.end <= wanted.begin) {
+    *lo = *hi = wanted.begin;
+    info.next = wanted.begin;
+    return info;
+  }
+  const uint64_t oldest = end_now - size;
+  *lo = std::min(std::max(wanted.begin, oldest), wanted.end);
+  *hi = std::max(*lo, std::min(wanted.end, end_now));
+  if (*hi - *lo > max) *hi = *lo + max;
+  info.skipped = *lo - wanted.begin;
+  info.copied = static_cast<size_t>(*hi - *lo);
+  info.next = *hi;
+  return info;
+}
+
+}  // namespace
+
+History::Span History::full_resolution_rows() const {
+  const Impl& s = *impl_;
+  std::lock_guard lock(s.mu);
+  return Span{s.appended - s.rows.size(), s.appended};
+}
+
+History::Span History::downsampled_buckets() const {
+  const Impl& s = *impl_;
+  std::lock_guard lock(s.mu);
+  return Span{s.buckets_started - s.buckets.size(), s.buckets_started};
+}
+
+History::CopyInfo History::CopyFullResolutionRows(Span wanted, size_t max_rows, std::vector<Row>* out) const {
+  const Impl& s = *impl_;
+  // Size *out before taking the mutex (allocating and zeroing under it would delay the sampler), shrink
+  // after.
+  out->resize(std::min({max_rows, s.rows.capacity(), static_cast<size_t>(wanted.size())}));
+  std::unique_lock lock(s.mu);
+  uint64_t lo = 0, hi = 0;
+  const CopyInfo info = Plan(wanted, max_rows, s.appended, s.rows.size(), &lo, &hi);
+  const uint64_t oldest = s.appended - s.rows.size();
+  for (uint64_t n = lo; n < hi; ++n) {
+    const StoredRow& r = s.rows.at(static_cast<size_t>(n - oldest));
+    Row& o = (*out)[static_cast<size_t>(n - lo)];
+    o.number = n;
+    o.wall_time = r.wall_time;
+    o.steady_time = r.steady_time;
+    o.gap_before = r.gap_before;
+    o.present = r.present;
+    o.values = r.values;
+  }
+  lock.unlock();
+  out->resize(info.copied);
+  return info;
+}
+
+History::CopyInfo History::CopyDownsampledBuckets(Span wanted, size_t max_buckets,
+                                                  std::vector<BucketRow>* out) const {
+  const Impl& s = *impl_;
+  out->resize(std::min({max_buckets, s.buckets.capacity(), static_cast<size_t>(wanted.size())}));
+  std::unique_lock lock(s.mu);
+  uint64_t lo = 0, hi = 0;
+  const CopyInfo info = Plan(wanted, max_buckets, s.buckets_started, s.buckets.size(), &lo, &hi);
+  const uint64_t oldest = s.buckets_started - s.buckets.size();
+  for (uint64_t n = lo; n < hi; ++n) {
+    const StoredBucket& b = s.buckets.at(static_cast<size_t>(n - oldest));
+    BucketRow& o = (*out)[static_cast<size_t>(n - lo)];
+    o.number = n;
+    o.start = b.start;
+    o.steady_start = b.steady_start;
+    o.gap = b.gap;
+    o.in_progress = n + 1 == s.buckets_started;
+    o.rows = b.rows;
+    for (size_t i = 0; i < kSignalCount; ++i) {
+      const SignalAggregate& a = b.signals[i];
+      o.signals[i] = a.count == 0 ? Aggregate{} : Aggregate{a.min, a.max, a.sum / a.count, a.last, a.count};
+    }
+  }
+  lock.unlock();
+  out->resize(info.copied);
+  return info;
 }
 
 }  // namespace leakwatch

@@ -447,4 +447,9 @@ Result<CompiledRules> CompileRules(const RulesOptions& options,
   return out;
 }
 
+const std::vector<std::string>& KnownActionNames() {
+  static const auto* names = new std::vector<std::string>{"log", "bundle"};
+  return *names;
+}
+
 }  // namespace leakwatch::internal

@@ -31,8 +31,11 @@ struct CompiledRules {
   std::vector<std::shared_ptr<const RuleSpec>> rules;  // in evaluation order, kind defaults applied
 };
 
-// known_actions: the action names that exist (today {"log"}).
+// known_actions: the action names that exist (the agent's: KnownActionNames()).
 Result<CompiledRules> CompileRules(const RulesOptions& options,
                                    const std::vector<std::string>& known_actions);
+
+// The actions the agent runs: "log" (one structured log line) and "bundle" (an incident bundle).
+const std::vector<std::string>& KnownActionNames();
 
 }  // namespace leakwatch::internal

@@ -50,6 +50,8 @@ std::vector<RuleSpec> DefaultRules() {
   memory_ttl.warmup = minutes(5);
   memory_ttl.clear_after = minutes(2);
   memory_ttl.hysteresis = 0.5;
+  // The evidence is written while there is still room to write it.
+  memory_ttl.actions = {"log", "bundle"};
   rules.push_back(std::move(memory_ttl));
 
   RuleSpec memory_growth =

@@ -18,9 +18,11 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "leakwatch/bundles.h"
 #include "leakwatch/result.h"
 #include "leakwatch/rules.h"
 #include "leakwatch/snapshot.h"
@@ -36,6 +38,7 @@ using SnapshotProvider = std::function<std::shared_ptr<const Snapshot>()>;
 struct RulesView {
   std::shared_ptr<const RulesStatus> rules;  // null before the first evaluation
   ConfigStatus config;
+  std::optional<BundleStats> bundles;  // the bundle worker's counters
 };
 // Called on every scrape from the exporter's worker threads; must be cheap and thread-safe.
 using RulesProvider = std::function<RulesView()>;

@@ -100,6 +100,51 @@ std::vector<MetricFamily> RulesCollectable::Collect() const {
         if (!f->metric.empty()) out.push_back(std::move(*f));
       }
     }
+    if (view.bundles) {
+      const BundleStats& b = *view.bundles;
+      auto written = Family("leakwatch_bundles_written_total", "Incident bundles written completely.",
+                            MetricType::Counter);
+      Add(written, {}, static_cast<double>(b.written_total));
+      auto failed =
+          Family("leakwatch_bundles_failed_total",
+                 "Incident bundles that could not be written (the bundle directory could not be made or "
+                 "renamed; see leakwatch's log).",
+                 MetricType::Counter);
+      Add(failed, {}, static_cast<double>(b.failed_total));
+      auto suppressed =
+          Family("leakwatch_bundles_suppressed_total",
+                 "Bundle requests not written, by reason: rate_limit (max_per_window), queue_full, "
+                 "min_free_disk, stopping.",
+                 MetricType::Counter);
+      for (const char* reason : {"min_free_disk", "queue_full", "rate_limit", "stopping"}) {
+        const auto it = b.suppressed_total.find(reason);
+        Add(suppressed, {{"reason", reason}},
+            it == b.suppressed_total.end() ? 0.0 : static_cast<double>(it->second));
+      }
+      auto bytes =
+          Family("leakwatch_bundles_disk_bytes",
+                 "Bytes the incident bundles take in the bundle directory, after the last retention.",
+                 MetricType::Gauge);
+      Add(bytes, {}, static_cast<double>(b.bytes_on_disk));
+      auto count = Family("leakwatch_bundles_on_disk", "Incident bundles kept in the bundle directory.",
+                          MetricType::Gauge);
+      Add(count, {}, static_cast<double>(b.bundles_on_disk));
+      out.push_back(std::move(written));
+      out.push_back(std::move(failed));
+      out.push_back(std::move(suppressed));
+      out.push_back(std::move(bytes));
+      out.push_back(std::move(count));
+      if (b.written_total > 0) {
+        auto last = Family("leakwatch_bundle_last_timestamp_seconds",
+                           "Unix time the last bundle was completed.", MetricType::Gauge);
+        Add(last, {}, std::chrono::duration<double>(b.last_written.time_since_epoch()).count());
+        auto duration = Family("leakwatch_bundle_last_duration_seconds",
+                               "How long the last bundle took to write.", MetricType::Gauge);
+        Add(duration, {}, std::chrono::duration<double>(b.last_duration).count());
+        out.push_back(std::move(last));
+        out.push_back(std::move(duration));
+      }
+    }
     if (!view.config.file.empty()) {
       auto ok = Family("leakwatch_config_last_reload_successful",
                        "Whether the last attempt to load the config file succeeded.", MetricType::Gauge);

@@ -21,6 +21,7 @@
 #include <string>
 
 #include "leakwatch/allocator.h"
+#include "leakwatch/bundles.h"
 #include "leakwatch/result.h"
 #include "leakwatch/rules.h"
 #include "leakwatch/snapshot.h"
@@ -96,6 +97,9 @@ struct AgentOptions {
   LogOptions log;
   AllocatorOptions allocator;
 
+  // Incident bundles: where, how many, how large (leakwatch/bundles.h; docs/BUNDLES.md).
+  BundleOptions bundle;
+
   // The rules evaluated on every tick (leakwatch/rules.h; docs/RULES.md): the default set plus these.
   RulesOptions rules;
 
@@ -150,6 +154,15 @@ class Agent {
 
   // The config file and its reloads.
   virtual ConfigStatus config_status() const = 0;
+
+  // Writes an incident bundle now (docs/BUNDLES.md) and returns its directory. The bundle is written by the
+  // agent's bundle worker, never on the calling thread; this waits up to `wait` for it. Subject to the same
+  // limits as rule-triggered bundles (an Error says "suppressed: rate_limit" and the like). Requires start().
+  virtual Result<std::string> capture(const std::string& reason,
+                                      std::chrono::milliseconds wait = std::chrono::seconds(30)) = 0;
+
+  // What the bundle worker has done.
+  virtual BundleStats bundle_stats() const = 0;
 
   // The options in force at start-up, after the config file and the environment were applied (a reload
   // changes the rules in force, not this).

@@ -233,7 +233,7 @@ std::string SimulationResult::Describe() const {
 }
 
 internal::CompiledRules DefaultCompiledRules() {
-  auto compiled = internal::CompileRules(RulesOptions{.defaults = true, .rules = {}}, {"log"});
+  auto compiled = internal::CompileRules(RulesOptions{.defaults = true, .rules = {}}, internal::KnownActionNames());
   if (!compiled.ok()) {
     std::fprintf(stderr, "the default rules do not compile: %s\n", compiled.error().message.c_str());
     std::abort();

@@ -333,7 +333,7 @@ TEST(ApplyRulesConfigText, ParsesEveryKeyOfTheExampleAndItCompiles) {
   EXPECT_FALSE(h.step_ratio);
   EXPECT_EQ(h.warmup, 24h);
 
-  const auto compiled = CompileRules(o, {"log"});
+  const auto compiled = CompileRules(o, KnownActionNames());
   ASSERT_TRUE(compiled.ok()) << compiled.error().message;
   EXPECT_EQ(compiled->rules.size(), DefaultRules().size() + 5);
 }
@@ -386,7 +386,7 @@ TEST(ApplyRulesConfigText, RulesReplaceTheListAndOtherKeysAreIgnored) {
 
 TEST(ApplyRulesConfigText, DisablingADefaultByNameCompiles) {
   const RulesOptions o = ParseRules("rules:\n  - name: memory_growth\n    enabled: false\n");
-  const auto compiled = CompileRules(o, {"log"});
+  const auto compiled = CompileRules(o, KnownActionNames());
   ASSERT_TRUE(compiled.ok()) << compiled.error().message;
   ASSERT_EQ(compiled->rules.size(), DefaultRules().size());
   EXPECT_EQ(compiled->rules[2]->name, "memory_growth");
@@ -642,7 +642,7 @@ TEST(ResolveConfig, CompileErrorsPointAtTheFieldsLineAndAllAreReported) {
       "    signal: open_fds\n"
       "    limit: auto\n"
       "period: 10ms\n";
-  const auto resolved = ResolveConfig(program, kNoEnv, text, {"log"});
+  const auto resolved = ResolveConfig(program, kNoEnv, text, KnownActionNames());
   ASSERT_FALSE(resolved.ok());
   const std::string& m = resolved.error().message;
   EXPECT_THAT(
@@ -663,7 +663,7 @@ TEST(ResolveConfig, EnvironmentOverridesTheFileAndTheFileOverridesTheProgram) {
     return it->second;
   };
   const auto resolved =
-      ResolveConfig(program, lookup, std::string("period: 2s\nhttp:\n  listen: 127.0.0.1:3\n"), {"log"});
+      ResolveConfig(program, lookup, std::string("period: 2s\nhttp:\n  listen: 127.0.0.1:3\n"), KnownActionNames());
   ASSERT_TRUE(resolved.ok()) << resolved.error().message;
   EXPECT_EQ(resolved->options.config_file, "from-env.yml");
   EXPECT_EQ(resolved->options.period, std::chrono::seconds(2));

@@ -46,7 +46,7 @@ void ExpectEveryBlockCompiles(const std::string& doc) {
     AgentOptions program;
     program.use_environment = false;
     program.config_file = path;  // named in messages; the text below is used instead of the file
-    const auto resolved = ResolveConfig(program, no_env, b.text, {"log"});
+    const auto resolved = ResolveConfig(program, no_env, b.text, KnownActionNames());
     EXPECT_TRUE(resolved.ok()) << doc << " example at line " << b.line << " is not a valid config:\n"
                                << (resolved.ok() ? "" : resolved.error().message) << "\n---\n"
                                << b.text;

@@ -68,7 +68,7 @@ std::shared_ptr<const RulesStatus> SampleStatus() {
 }
 
 TEST(RulesCollectable, RendersStateValuesCountersAndTrends) {
-  RulesCollectable collectable([] { return RulesView{SampleStatus(), ConfigStatus{}}; });
+  RulesCollectable collectable([] { return RulesView{SampleStatus(), ConfigStatus{}, std::nullopt}; });
   const std::string text = prometheus::TextSerializer().Serialize(collectable.Collect());
   EXPECT_THAT(text, HasSubstr("leakwatch_rule_state{kind=\"time_to_limit\",rule=\"memory_time_to_limit\","
                               "severity=\"critical\",signal=\"cgroup_memory_working_set_bytes\"} 1"));
@@ -101,7 +101,7 @@ TEST(RulesCollectable, ConfigReloadFamiliesWithAConfigFile) {
   config.last_success = std::chrono::system_clock::time_point(std::chrono::seconds(1'764'615'000));
   config.reloads_total = 3;
   config.reload_failures_total = 1;
-  RulesCollectable collectable([config] { return RulesView{nullptr, config}; });
+  RulesCollectable collectable([config] { return RulesView{nullptr, config, std::nullopt}; });
   const std::string text = prometheus::TextSerializer().Serialize(collectable.Collect());
   EXPECT_THAT(text, HasSubstr("leakwatch_config_last_reload_successful 0"));
   EXPECT_THAT(text, HasSubstr("leakwatch_config_last_reload_success_timestamp_seconds 1764615000"));

@@ -14,7 +14,7 @@ using namespace std::chrono_literals;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 
-const std::vector<std::string> kActions = {"log"};
+const std::vector<std::string> kActions = {"log", "bundle"};
 constexpr double kNan = std::numeric_limits<double>::quiet_NaN();
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
@@ -502,7 +502,7 @@ TEST(CompileRules, Limits) {
 TEST(CompileRules, Actions) {
   RuleSpec r = Threshold();
   r.actions = {"log", "page"};
-  ExpectOneError(r, "actions: \"page\" is not a known action (known: log)");
+  ExpectOneError(r, "actions: \"page\" is not a known action (known: log, bundle)");
   RulesOptions o;
   o.defaults = false;
   o.rules = {r};

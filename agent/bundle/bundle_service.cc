@@ -1,0 +1,202 @@
+#include "agent/bundle/bundle_service.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "agent/bundle/bundle_store.h"
+#include "agent/common/block_signals.h"
+#include "agent/logging/log.h"
+
+namespace leakwatch::internal {
+namespace {
+
+constexpr size_t kMaxQueued = 4;
+constexpr int kReserveFds = 8;
+
+void OpenReserve(std::vector<int>* fds) {
+  while (fds->size() < kReserveFds) {
+    const int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;  // the process is at its limit already: the next bundle gets what is free
+    fds->push_back(fd);
+  }
+}
+
+void CloseReserve(std::vector<int>* fds) {
+  for (const int fd : *fds) ::close(fd);
+  fds->clear();
+}
+
+}  // namespace
+
+BundleService::BundleService(BundleOptions options, BundleWriterOptions writer, InputsFn inputs)
+    : options_(std::move(options)), writer_(std::move(writer)), inputs_(std::move(inputs)) {}
+
+BundleService::~BundleService() { Stop(); }
+
+Status BundleService::Start() {
+  std::lock_guard lock(mu_);
+  if (running_) return OkStatus();
+  try {
+    ScopedBlockAllSignals block;  // the worker inherits the blocked mask
+    stopping_ = false;
+    worker_ = std::thread([this] { Run(); });
+  } catch (const std::exception& e) {
+    return Error{std::string("cannot start the bundle worker: ") + e.what()};
+  }
+  pthread_setname_np(worker_.native_handle(), "leakwatch-bndl");
+  running_ = true;
+  return OkStatus();
+}
+
+void BundleService::Stop() {
+  std::deque<Job> dropped;
+  {
+    std::lock_guard lock(mu_);
+    if (!running_) return;
+    stopping_ = true;
+    dropped.swap(queue_);
+  }
+  wake_.notify_all();
+  for (auto& job : dropped) {
+    if (job.done) job.done->set_value(Error{"the agent stopped before the bundle was written"});
+  }
+  if (worker_.joinable()) worker_.join();
+  std::lock_guard lock(mu_);
+  running_ = false;
+}
+
+void BundleService::Suppress(const std::string& reason) {
+  // mu_ held.
+  ++stats_.suppressed_total[reason];
+  const auto now = Clock::now();
+  auto& last = last_suppressed_log_[reason];
+  if (last.time_since_epoch().count() == 0 || now - last >= std::chrono::minutes(1)) {
+    last = now;
+    LogEvent(spdlog::level::warn, "bundle_suppressed",
+             {{"reason", std::string_view(reason)},
+              {"suppressed_total", static_cast<int64_t>(stats_.suppressed_total[reason])}});
+  }
+}
+
+BundleService::RequestResult BundleService::Enqueue(Job job) {
+  std::lock_guard lock(mu_);
+  if (!running_ || stopping_) {
+    Suppress("stopping");
+    return {Outcome::kSuppressed, "stopping"};
+  }
+  const auto now = Clock::now();
+  while (!accepted_.empty() && now - accepted_.front() >= options_.window) accepted_.pop_front();
+  if (accepted_.size() >= options_.max_per_window) {
+    Suppress("rate_limit");
+    return {Outcome::kSuppressed, "rate_limit"};
+  }
+  if (queue_.size() >= kMaxQueued) {
+    Suppress("queue_full");
+    return {Outcome::kSuppressed, "queue_full"};
+  }
+  accepted_.push_back(now);
+  queue_.push_back(std::move(job));
+  wake_.notify_one();
+  return {Outcome::kQueued, ""};
+}
+
+BundleService::RequestResult BundleService::Request(BundleTrigger trigger) {
+  return Enqueue(Job{std::move(trigger), nullptr});
+}
+
+Result<BundleResult> BundleService::RequestAndWait(BundleTrigger trigger, std::chrono::milliseconds wait) {
+  auto done = std::make_shared<std::promise<Result<BundleResult>>>();
+  auto future = done->get_future();
+  const RequestResult r = Enqueue(Job{std::move(trigger), done});
+  if (r.outcome == Outcome::kSuppressed) return Error{"bundle suppressed: " + r.reason};
+  if (future.wait_for(wait) != std::future_status::ready) {
+    return Error{"the bundle is still being written after " + std::to_string(wait.count()) + " ms"};
+  }
+  return future.get();
+}
+
+BundleStats BundleService::stats() const {
+  std::lock_guard lock(mu_);
+  return stats_;
+}
+
+void BundleService::Run() {
+  OpenReserve(&reserve_fds_);
+  for (;;) {
+    Job job;
+    {
+      std::unique_lock lock(mu_);
+      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (stopping_) {
+        CloseReserve(&reserve_fds_);
+        return;
+      }
+      job = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    Result<BundleResult> result = Error{"not written"};
+    CloseReserve(&reserve_fds_);
+    try {
+      result = Write(job.trigger);
+    } catch (const std::exception& e) {
+      result = Error{std::string("bundle failed: ") + e.what()};
+    }
+    OpenReserve(&reserve_fds_);
+    if (job.done) job.done->set_value(result);
+  }
+}
+
+Result<BundleResult> BundleService::Write(const BundleTrigger& trigger) {
+  if (options_.min_free_disk_bytes > 0) {
+    std::error_code ec;
+    std::filesystem::create_directories(options_.dir, ec);
+    const auto free = FreeDiskBytes(options_.dir);
+    if (free && *free < options_.min_free_disk_bytes) {
+      std::lock_guard lock(mu_);
+      Suppress("min_free_disk");
+      return Error{"bundle suppressed: " + std::to_string(*free >> 20) + " MiB free in " + options_.dir +
+                   ", below min_free_disk_bytes (" + std::to_string(options_.min_free_disk_bytes >> 20) +
+                   " MiB)"};
+    }
+  }
+  const auto deadline = Clock::now() + options_.deadline;
+  auto written = WriteBundle(writer_, trigger, inputs_(), deadline);
+  if (!written) {
+    {
+      std::lock_guard lock(mu_);
+      ++stats_.failed_total;
+      stats_.last_error = written.error().message;
+    }
+    LogEvent(
+        spdlog::level::err, "bundle_failed",
+        {{"source", std::string_view(trigger.source)}, {"error", std::string_view(written.error().message)}});
+    return written;
+  }
+  auto retention = ApplyRetention(options_.dir, options_.max_bundles, options_.max_bytes, written->name);
+  if (!retention) Log()->error("bundles: retention failed: {}", retention.error().message);
+  {
+    std::lock_guard lock(mu_);
+    ++stats_.written_total;
+    stats_.last_written = std::chrono::system_clock::now();
+    stats_.last_duration = written->duration;
+    stats_.last_path = written->path;
+    if (retention) {
+      stats_.bytes_on_disk = retention->bytes_kept;
+      stats_.bundles_on_disk = retention->bundles_kept;
+    }
+  }
+  LogEvent(spdlog::level::warn, "bundle_written",
+           {{"path", std::string_view(written->path)},
+            {"source", std::string_view(trigger.source)},
+            {"bytes", static_cast<int64_t>(written->bytes)},
+            {"files", static_cast<int64_t>(written->files.size())},
+            {"skipped", static_cast<int64_t>(written->skipped.size())},
+            {"duration_seconds", std::chrono::duration<double>(written->duration).count()},
+            {"deleted_old", static_cast<int64_t>(retention ? retention->deleted.size() : 0)}});
+  return written;
+}
+
+}  // namespace leakwatch::internal
