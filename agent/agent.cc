@@ -6,6 +6,7 @@
 #include "agent/allocator/allocator_reader.h"
 #include "agent/allocator/detect.h"
 #include "agent/bundle/bundle_service.h"
+#include "agent/bundle/capture_signal.h"
 #include "agent/cgroup/cgroup_location.h"
 #include "agent/cgroup/cgroup_reader.h"
 #include "agent/common/block_signals.h"
@@ -149,12 +150,21 @@ class AgentImpl final : public Agent {
         std::move(readers), clock);
 
     if (auto st = bundles_.Start(); !st) Log()->error("leakwatch: {}; bundles are off", st.error().message);
+    if (options_.bundle.capture_signal != 0) {
+      if (auto st = capture_signal_.Install(options_.bundle.capture_signal); !st) {
+        Log()->error("leakwatch: {}; bundles on a signal are off", st.error().message);
+      }
+    }
     // The first sample is taken here, so latest_snapshot() is never null once start() returned.
     auto first = collector_->Tick(0);
     if (first) Publish(std::move(first));
 
     scheduler_ = std::make_unique<internal::Scheduler>(options_.period, [this](uint64_t missed) {
       if (auto snap = collector_->Tick(missed)) Publish(std::move(snap));
+      if (internal::CaptureSignal::Take()) {
+        bundles_.Request(internal::BundleTrigger{
+            .source = "signal", .reason = "signal " + std::to_string(options_.bundle.capture_signal)});
+      }
       MaybeReload();
     });
     const auto first_deadline = latest_snapshot()->steady_time + options_.period;
@@ -221,6 +231,7 @@ class AgentImpl final : public Agent {
 
   void StopLocked() {
     if (scheduler_) scheduler_->Stop();
+    capture_signal_.Uninstall();
     bundles_.Stop();
     scheduler_.reset();
     exporter_.reset();  // blocks up to ~2 s while the HTTP server shuts down
@@ -329,6 +340,7 @@ class AgentImpl final : public Agent {
   const std::unique_ptr<History> history_;
   internal::LoggingEventSink events_;
   internal::BundleService bundles_;
+  internal::CaptureSignal capture_signal_;
   AgentActions actions_;
   internal::RuleEngine engine_;
   internal::ConfigWatcher watcher_;  // sampler thread only

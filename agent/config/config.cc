@@ -1,6 +1,7 @@
 #include "agent/config/config.h"
 
 #include <arpa/inet.h>
+#include <signal.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cmath>
@@ -540,7 +541,7 @@ Status ApplyConfigText(std::string_view text, const std::string& file_name, Agen
         BundleOptions& b = options->bundle;
         CheckKeys(bundle, "bundle.",
                   {"dir", "max_bundles", "max_bytes", "min_free_disk", "max_per_window", "window", "deadline",
-                   "max_file_bytes", "low_headroom", "max_fds"},
+                   "max_file_bytes", "low_headroom", "max_fds", "capture_signal"},
                   errors);
         ReadString(bundle, "dir", "bundle.dir", &b.dir, errors);
         ReadInteger(bundle, "max_bundles", "bundle.max_bundles", &b.max_bundles, errors);
@@ -552,6 +553,19 @@ Status ApplyConfigText(std::string_view text, const std::string& file_name, Agen
         ReadSize(bundle, "max_file_bytes", "bundle.max_file_bytes", &b.max_file_bytes, errors);
         ReadSize(bundle, "low_headroom", "bundle.low_headroom", &b.low_headroom_bytes, errors);
         ReadInteger(bundle, "max_fds", "bundle.max_fds", &b.max_fds, errors);
+        if (const YAML::Node sig = bundle["capture_signal"]) {
+          const std::string text = sig.IsScalar() ? sig.Scalar() : "";
+          if (text == "off") {
+            b.capture_signal = 0;
+          } else if (text == "SIGUSR1") {
+            b.capture_signal = SIGUSR1;
+          } else if (text == "SIGUSR2") {
+            b.capture_signal = SIGUSR2;
+          } else {
+            errors.Add(sig, "bundle.capture_signal",
+                       "value " + Quoted(sig) + " is not one of SIGUSR1, SIGUSR2, off");
+          }
+        }
       }
     }
     if (const YAML::Node log = root["log"]) {

@@ -31,6 +31,9 @@ struct BundleOptions {
   uint64_t low_headroom_bytes = 64ull << 20;
   // At most this many fds are inspected for the fd inventory.
   size_t max_fds = 10000;
+  // Opt-in: a signal (e.g. SIGUSR2) that asks for a bundle (taken on the next tick; the handler only sets a
+  // flag and chains to the handler installed before it). 0: none.
+  int capture_signal = 0;
 };
 
 // What the bundle worker has done since the agent started.
