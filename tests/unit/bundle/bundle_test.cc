@@ -317,6 +317,11 @@ TEST_F(BundleServiceTest, MinFreeDiskGuard) {
 }
 
 TEST_F(BundleServiceTest, AProcessAtItsFdLimitStillGetsABundle) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  // The sanitizer runtimes open pipes for their own checks (UBSan's vptr check probes memory through one): in a
+  // process at EMFILE they report false errors. The normal build runs this test.
+  GTEST_SKIP() << "a sanitizer runtime needs free fds of its own; this test runs in the normal build";
+#endif
   rlimit saved{};
   ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
   rlimit low = saved;
