@@ -14,7 +14,7 @@ namespace leakwatch::internal {
 namespace {
 
 constexpr size_t kMaxQueued = 4;
-constexpr int kReserveFds = 8;
+constexpr size_t kReserveFds = 8;
 
 void OpenReserve(std::vector<int>* fds) {
   while (fds->size() < kReserveFds) {
@@ -42,6 +42,8 @@ Status BundleService::Start() {
   try {
     ScopedBlockAllSignals block;  // the worker inherits the blocked mask
     stopping_ = false;
+    reserve_fds_.reserve(kReserveFds);  // the worker only pushes within this capacity
+    OpenReserve(&reserve_fds_);         // taken now, so the reserve exists once Start() returns
     worker_ = std::thread([this] { Run(); });
   } catch (const std::exception& e) {
     return Error{std::string("cannot start the bundle worker: ") + e.what()};
@@ -68,39 +70,45 @@ void BundleService::Stop() {
   running_ = false;
 }
 
-void BundleService::Suppress(const std::string& reason) {
-  // mu_ held.
-  ++stats_.suppressed_total[reason];
+// mu_ held. Returns the count to log, or 0 when this reason was logged less than a minute ago: the caller
+// logs after releasing mu_ (a slow log sink must not hold up stats() on a scrape).
+uint64_t BundleService::CountSuppressed(const std::string& reason) {
+  const uint64_t total = ++stats_.suppressed_total[reason];
   const auto now = Clock::now();
   auto& last = last_suppressed_log_[reason];
-  if (last.time_since_epoch().count() == 0 || now - last >= std::chrono::minutes(1)) {
-    last = now;
-    LogEvent(spdlog::level::warn, "bundle_suppressed",
-             {{"reason", std::string_view(reason)},
-              {"suppressed_total", static_cast<int64_t>(stats_.suppressed_total[reason])}});
-  }
+  if (last.time_since_epoch().count() != 0 && now - last < std::chrono::minutes(1)) return 0;
+  last = now;
+  return total;
+}
+
+static void LogSuppressed(const std::string& reason, uint64_t total) {
+  if (total == 0) return;
+  LogEvent(spdlog::level::warn, "bundle_suppressed",
+           {{"reason", std::string_view(reason)}, {"suppressed_total", static_cast<int64_t>(total)}});
 }
 
 BundleService::RequestResult BundleService::Enqueue(Job job) {
-  std::lock_guard lock(mu_);
-  if (!running_ || stopping_) {
-    Suppress("stopping");
-    return {Outcome::kSuppressed, "stopping"};
+  RequestResult result;
+  uint64_t to_log = 0;
+  {
+    std::lock_guard lock(mu_);
+    const auto now = Clock::now();
+    while (!accepted_.empty() && now - accepted_.front() >= options_.window) accepted_.pop_front();
+    if (!running_ || stopping_) {
+      result = {Outcome::kSuppressed, "stopping"};
+    } else if (accepted_.size() >= options_.max_per_window) {
+      result = {Outcome::kSuppressed, "rate_limit"};
+    } else if (queue_.size() >= kMaxQueued) {
+      result = {Outcome::kSuppressed, "queue_full"};
+    } else {
+      accepted_.push_back(now);
+      queue_.push_back(std::move(job));
+    }
+    if (result.outcome == Outcome::kSuppressed) to_log = CountSuppressed(result.reason);
   }
-  const auto now = Clock::now();
-  while (!accepted_.empty() && now - accepted_.front() >= options_.window) accepted_.pop_front();
-  if (accepted_.size() >= options_.max_per_window) {
-    Suppress("rate_limit");
-    return {Outcome::kSuppressed, "rate_limit"};
-  }
-  if (queue_.size() >= kMaxQueued) {
-    Suppress("queue_full");
-    return {Outcome::kSuppressed, "queue_full"};
-  }
-  accepted_.push_back(now);
-  queue_.push_back(std::move(job));
-  wake_.notify_one();
-  return {Outcome::kQueued, ""};
+  if (result.outcome == Outcome::kQueued) wake_.notify_one();
+  LogSuppressed(result.reason, to_log);
+  return result;
 }
 
 BundleService::RequestResult BundleService::Request(BundleTrigger trigger) {
@@ -124,7 +132,6 @@ BundleStats BundleService::stats() const {
 }
 
 void BundleService::Run() {
-  OpenReserve(&reserve_fds_);
   for (;;) {
     Job job;
     {
@@ -143,6 +150,8 @@ void BundleService::Run() {
       result = Write(job.trigger);
     } catch (const std::exception& e) {
       result = Error{std::string("bundle failed: ") + e.what()};
+    } catch (...) {
+      result = Error{"bundle failed: an unknown exception"};
     }
     OpenReserve(&reserve_fds_);
     if (job.done) job.done->set_value(result);
@@ -155,8 +164,12 @@ Result<BundleResult> BundleService::Write(const BundleTrigger& trigger) {
     std::filesystem::create_directories(options_.dir, ec);
     const auto free = FreeDiskBytes(options_.dir);
     if (free && *free < options_.min_free_disk_bytes) {
-      std::lock_guard lock(mu_);
-      Suppress("min_free_disk");
+      uint64_t to_log = 0;
+      {
+        std::lock_guard lock(mu_);
+        to_log = CountSuppressed("min_free_disk");
+      }
+      LogSuppressed("min_free_disk", to_log);
       return Error{"bundle suppressed: " + std::to_string(*free >> 20) + " MiB free in " + options_.dir +
                    ", below min_free_disk_bytes (" + std::to_string(options_.min_free_disk_bytes >> 20) +
                    " MiB)"};

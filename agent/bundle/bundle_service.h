@@ -59,7 +59,7 @@ class BundleService {
     std::shared_ptr<std::promise<Result<BundleResult>>> done;  // may be null
   };
   RequestResult Enqueue(Job job);
-  void Suppress(const std::string& reason);
+  uint64_t CountSuppressed(const std::string& reason);
   void Run();
   Result<BundleResult> Write(const BundleTrigger& trigger);
 
@@ -76,7 +76,8 @@ class BundleService {
   BundleStats stats_;
   std::map<std::string, Clock::time_point> last_suppressed_log_;
   // File descriptors held in reserve (/dev/null) and released while a bundle is written: a process that
-  // leaked fds up to its limit could otherwise not open a single bundle file (EMFILE). Worker thread only.
+  // leaked fds up to its limit could otherwise not open a single bundle file (EMFILE). Opened by Start(),
+  // then used by the worker thread only.
   std::vector<int> reserve_fds_;
   std::thread worker_;
 };

@@ -18,6 +18,8 @@
 #include "agent/bundle/process_identity.h"
 #include "agent/bundle/thread_inventory.h"
 #include "agent/common/file_reader.h"
+#include "agent/common/text.h"
+#include "agent/rules/rule_status_json.h"
 #include "leakwatch/version.h"
 
 namespace leakwatch::internal {
@@ -25,40 +27,6 @@ namespace {
 
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
-
-std::string Rfc3339(std::chrono::system_clock::time_point t) {
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-  const std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
-  return buf;
-}
-
-void Optional(json& j, const char* key, const std::optional<double>& v) {
-  if (v && std::isfinite(*v)) j[key] = *v;
-}
-
-json RuleJson(const RuleStatus& r) {
-  json j;
-  if (!r.spec) return j;
-  j["name"] = r.spec->name;
-  j["kind"] = std::string(RuleKindName(r.spec->kind));
-  j["severity"] = std::string(SeverityName(r.spec->severity));
-  j["signal"] = std::string(GetSignalInfo(r.spec->signal).key);
-  j["state"] = std::string(RuleStateName(r.state));
-  j["description"] = DescribeRuleStatus(r);
-  Optional(j, "value", r.value);
-  Optional(j, "threshold", r.threshold);
-  Optional(j, "signal_value", r.signal_value);
-  Optional(j, "limit", r.limit);
-  Optional(j, "slope_per_second", r.slope);
-  Optional(j, "baseline", r.baseline);
-  Optional(j, "seconds_to_limit", r.seconds_to_limit);
-  return j;
-}
 
 // Why there is no heap profile, and how to get one, by allocator.
 json HeapProfileJson(const Snapshot* snapshot) {
@@ -92,7 +60,7 @@ json HeapProfileJson(const Snapshot* snapshot) {
 json SnapshotJson(const Snapshot& s) {
   json j;
   j["sequence"] = s.sequence;
-  j["time"] = Rfc3339(s.wall_time);
+  j["time"] = FormatUtcMillis(s.wall_time);
   j["slow_sequence"] = s.slow_sequence;
   json values = json::object();
   for (size_t i = 0; i < kSignalCount; ++i) {
@@ -206,14 +174,7 @@ std::string CopyInto(const std::string& source, BundleFile& out) {
 }  // namespace
 
 std::string BundleName(std::chrono::system_clock::time_point t, int pid, const std::string& label) {
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-  const std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d%02d%02dT%02d%02d%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
-  return std::string(buf) + "-" + std::to_string(pid) + "-" + label;
+  return FormatUtcMillis(t, TimeFormat::kCompact) + "-" + std::to_string(pid) + "-" + label;
 }
 
 Result<BundleResult> WriteBundle(const BundleWriterOptions& o, const BundleTrigger& trigger,
@@ -319,11 +280,11 @@ Result<BundleResult> WriteBundle(const BundleWriterOptions& o, const BundleTrigg
   m["format"] = 1;
   m["leakwatch_version"] = LEAKWATCH_VERSION;
   m["name"] = name;
-  m["created"] = Rfc3339(wall);
+  m["created"] = FormatUtcMillis(wall);
   json t;
   t["source"] = trigger.source;
   t["reason"] = trigger.reason;
-  if (trigger.rule) t["rule"] = RuleJson(*trigger.rule);
+  if (trigger.rule && trigger.rule->spec) t["rule"] = RuleStatusJson(*trigger.rule);
   m["trigger"] = std::move(t);
   json p;
   p["pid"] = identity.pid;
@@ -333,7 +294,7 @@ Result<BundleResult> WriteBundle(const BundleWriterOptions& o, const BundleTrigg
   p["hostname"] = identity.hostname;
   if (snap) {
     if (const auto start = snap->get(Signal::kStartTimeSeconds)) {
-      p["start_time"] = Rfc3339(std::chrono::system_clock::time_point(
+      p["start_time"] = FormatUtcMillis(std::chrono::system_clock::time_point(
           std::chrono::duration_cast<std::chrono::system_clock::duration>(
               std::chrono::duration<double>(*start))));
     }

@@ -42,8 +42,8 @@ struct BundleWriterOptions {
 };
 
 struct BundleTrigger {
-  std::string source;              // "rule", "api", "http", "signal"
-  std::string reason;              // free text: the rule's description, or what the caller gave
+  std::string source;  // "rule", "api", "http", "signal"
+  std::string reason;  // free text: the rule's description, or what the caller gave
   std::optional<RuleStatus> rule = std::nullopt;  // for source == "rule"
 };
 

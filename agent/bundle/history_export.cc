@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/common/text.h"
 #include "leakwatch/signals.h"
 
 namespace leakwatch::internal {
@@ -34,16 +35,9 @@ void AppendNumber(std::string* out, double v) {
 // "2024-05-01T12:00:00.123Z,1714564800.123": RFC 3339 UTC with milliseconds, then Unix seconds (the same
 // millisecond, as a number).
 void AppendTime(std::string* out, std::chrono::system_clock::time_point t) {
+  out->append(FormatUtcMillis(t));
+  out->push_back(',');
   const int64_t ms = std::chrono::floor<std::chrono::milliseconds>(t.time_since_epoch()).count();
-  const int64_t floor_secs = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
-  const std::time_t secs = static_cast<std::time_t>(floor_secs);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[48];
-  const int n = std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ,", tm.tm_year + 1900,
-                              tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                              static_cast<int>(ms - floor_secs * 1000));
-  out->append(buf, static_cast<size_t>(std::max(0, std::min(n, static_cast<int>(sizeof(buf)) - 1))));
   // ms / 1000 is correctly rounded, so the shortest round-trip text is the exact decimal "s.mmm" (trailing
   // zeros dropped).
   AppendNumber(out, static_cast<double>(ms) / 1000);

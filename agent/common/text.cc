@@ -1,6 +1,9 @@
 #include "agent/common/text.h"
 
+#include <time.h>
+
 #include <charconv>
+#include <cstdio>
 
 namespace leakwatch::internal {
 
@@ -63,6 +66,20 @@ bool NextField(std::string_view* text, std::string_view* field) {
   *field = text->substr(start, end - start);
   text->remove_prefix(end);
   return true;
+}
+
+std::string FormatUtcMillis(std::chrono::system_clock::time_point t, TimeFormat format) {
+  const int64_t ms = std::chrono::floor<std::chrono::milliseconds>(t.time_since_epoch()).count();
+  const int64_t secs = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
+  const std::time_t time = static_cast<std::time_t>(secs);
+  std::tm tm{};
+  gmtime_r(&time, &tm);
+  const char* pattern = format == TimeFormat::kRfc3339 ? "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ"
+                                                       : "%04d%02d%02dT%02d%02d%02d.%03dZ";
+  char buf[48];
+  std::snprintf(buf, sizeof buf, pattern, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                tm.tm_sec, static_cast<int>(ms - secs * 1000));
+  return buf;
 }
 
 }  // namespace leakwatch::internal

@@ -37,6 +37,17 @@ void CompareAbove(double value, double threshold, double hysteresis, Evaluation&
   e.clear = hysteresis > 0 ? value < threshold - hysteresis * std::fabs(threshold) : !e.breach;
 }
 
+// The tracker's slope, recorded in `e`; without one, `e` says how much of the window is filled.
+std::optional<double> SlopeOrFilling(const SlopeTracker& tracker, Evaluation& e) {
+  e.slope = tracker.slope();
+  if (!e.slope) {
+    e.reason = RuleReason::kFillingWindow;
+    e.progress = tracker.covered();
+    e.needed = tracker.needed();
+  }
+  return e.slope;
+}
+
 bool SameSpec(const RuleSpec& a, const RuleSpec& b) {
   const auto limit = [](const LimitSpec& l) { return std::tie(l.source, l.signal, l.value); };
   return a.name == b.name && a.kind == b.kind && a.signal == b.signal && a.severity == b.severity &&
@@ -247,14 +258,8 @@ void RuleEngine::EvaluateRule(Runtime& rule, const Snapshot& snapshot) {
         break;
       }
       case RuleKind::kGrowth: {
-        const std::optional<double> slope = rule.tracker->slope();
-        if (!slope) {
-          e.reason = RuleReason::kFillingWindow;
-          e.progress = rule.tracker->covered();
-          e.needed = rule.tracker->needed();
-          break;
-        }
-        e.slope = slope;
+        const std::optional<double> slope = SlopeOrFilling(*rule.tracker, e);
+        if (!slope) break;
         Evaluation by_rate, by_increase;
         bool breach = true, clear = false, ok = true;
         if (spec.rate) {
@@ -287,14 +292,8 @@ void RuleEngine::EvaluateRule(Runtime& rule, const Snapshot& snapshot) {
         break;
       }
       case RuleKind::kTimeToLimit: {
-        const std::optional<double> slope = rule.tracker->slope();
-        if (!slope) {
-          e.reason = RuleReason::kFillingWindow;
-          e.progress = rule.tracker->covered();
-          e.needed = rule.tracker->needed();
-          break;
-        }
-        e.slope = slope;
+        const std::optional<double> slope = SlopeOrFilling(*rule.tracker, e);
+        if (!slope) break;
         const double horizon = Seconds(spec.horizon);
         e.evaluated = true;
         e.threshold = horizon;
