@@ -126,7 +126,8 @@ void Print(const Table& t, Format format) {
 
 // One leak of the table, simulated with and without sample noise.
 struct LeakRow {
-  std::string limit, rate, leak_to_limit, first_rule = "-", detected = "-", lead = "-", lead_noise_free = "-";
+  std::string limit, rate, leak_to_limit, first_rule = "-", detected = "-", critical_rule = "-", lead = "-",
+                                          lead_noise_free = "-";
 };
 
 LeakRow RunLeak(const leakwatch::internal::CompiledRules& rules, std::chrono::nanoseconds period,
@@ -147,7 +148,10 @@ LeakRow RunLeak(const leakwatch::internal::CompiledRules& rules, std::chrono::na
     row.detected = Fmt("%.0f", first->t - params.steady_s);
   }
   const sim::TransitionRecord* critical = r.FirstFiringRecord(Severity::kCritical);
-  if (critical != nullptr && r.memory_limit_reached_s) row.lead = Fmt("%.0f", end - critical->t);
+  if (critical != nullptr && r.memory_limit_reached_s) {
+    row.critical_rule = critical->rule;
+    row.lead = Fmt("%.0f", end - critical->t);
+  }
 
   sim::corpus::MemoryLeakParams exact = params;
   exact.noise = 0;
@@ -168,13 +172,14 @@ Table LeakTable(const leakwatch::internal::CompiledRules& rules, std::chrono::na
       "Steady at 30% of the cgroup limit for 15 min, then a linear leak until the limit; sample noise 0.5% "
       "of the level, so the OOM kill comes when a noise peak touches the limit. `detected after`: seconds "
       "from the leak's start to the first firing of any rule. `critical lead`: seconds left before the limit "
-      "when memory_time_to_limit fired; `(no noise)`: the same leak without noise. `-`: nothing fired before "
-      "the limit."};
+      "when the first critical rule (`critical rule`: memory_time_to_limit or memory_oom_imminent) fired; "
+      "`(no noise)`: the same leak without noise. `-`: nothing fired before the limit."};
   t.header = {"limit",
               "leak rate",
               "leak to limit",
               "first firing",
               "detected after (s)",
+              "critical rule",
               "critical lead (s)",
               "critical lead, no noise (s)"};
   const double limits[] = {256 * sim::kMiB, sim::kGiB, 8 * sim::kGiB};
@@ -201,8 +206,8 @@ Table LeakTable(const leakwatch::internal::CompiledRules& rules, std::chrono::na
     }
   }
   for (const LeakRow& row : RunParallel(jobs, threads)) {
-    t.rows.push_back({row.limit, row.rate, row.leak_to_limit, row.first_rule, row.detected, row.lead,
-                      row.lead_noise_free});
+    t.rows.push_back({row.limit, row.rate, row.leak_to_limit, row.first_rule, row.detected, row.critical_rule,
+                      row.lead, row.lead_noise_free});
   }
   return t;
 }

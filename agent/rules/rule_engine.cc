@@ -297,10 +297,13 @@ void RuleEngine::EvaluateRule(Runtime& rule, const Snapshot& snapshot) {
         const double horizon = Seconds(spec.horizon);
         e.evaluated = true;
         e.threshold = horizon;
+        // The headroom is measured from the lower of the sample and the fitted level: a single high sample
+        // (one outlier tick) must not shrink it, while a real rise shows in both.
+        const double level = std::min(v, rule.tracker->level_now().value_or(v));
         if (v >= *limit) {
           e.seconds_to_limit = 0;
         } else if (*slope > 0) {
-          e.seconds_to_limit = (*limit - v) / *slope;
+          e.seconds_to_limit = (*limit - level) / *slope;
         }
         if (!e.seconds_to_limit) break;  // not growing: no breach, clear
         e.value = e.seconds_to_limit;

@@ -82,6 +82,11 @@ std::optional<double> SlopeTracker::level_at_window_start() const {
   return fit_.At(points_[first_].t);
 }
 
+std::optional<double> SlopeTracker::level_now() const {
+  if (!available()) return std::nullopt;
+  return fit_.At(Seconds(last_));
+}
+
 double SlopeTracker::coverage() const {
   if (!started_) return 0;
   const double covered_s = std::chrono::duration<double>(last_ - origin_).count();

@@ -42,6 +42,9 @@ class SlopeTracker {
   }
   // The fitted value at the start of the window (at the oldest point still in it); absent with the slope.
   std::optional<double> level_at_window_start() const;
+  // The fitted value at the latest sample's time: the level with single-sample outliers removed (the fit
+  // lags a real step by up to a bucket). Absent with the slope.
+  std::optional<double> level_now() const;
   // Fraction of the window covered by samples since the last restart, as of the last sample, in [0, 1].
   double coverage() const;
   // Time covered so far and the time needed for the slope to be available.

@@ -9,6 +9,9 @@
 //     the limit within ~2 h. Slower leaks are OOM-killed by a noise peak while the projection still says
 //     "more than 10 min": no slope-based rule can see that coming, and memory_near_limit (85%) fires hours
 //     before instead; that is asserted for them.
+//   - A leak too fast for that (>= 10 s from its start to the limit, from any level) fires
+//   memory_oom_imminent
+//     (critical) >= 5 s before the limit, enough to write a bundle.
 //   - A step that stays fires memory_growth, not memory_time_to_limit (steps of +20% from up to 50% of the
 //     limit); a thread leak fires threads_spike (fast) or threads_growth (steady); an fd leak fires
 //     fds_time_to_limit and fds_near_limit.
@@ -251,6 +254,34 @@ INSTANTIATE_TEST_SUITE_P(Noisy, MemoryLeak, ::testing::ValuesIn(NoisyLeaks()),
                          [](const auto& info) { return LeakName(info.param); });
 INSTANTIATE_TEST_SUITE_P(DefaultRules, MemoryLeakExact, ::testing::ValuesIn(ExactLeaks()),
                          [](const auto& info) { return LeakName(info.param); });
+
+// Leaks too fast for memory_time_to_limit (its 3 min window and 5 min warm-up): memory_oom_imminent fires at
+// least 5 s before the limit for any leak that takes 10 s or more from its start to the limit, from any
+// level, on any limit, with or without noise — the time the bundle has to be written.
+TEST(FastMemoryLeak, OomImminentFiresFiveSecondsBeforeTheLimitOrEarlier) {
+  for (const double limit : {256 * kMiB, kGiB, 8 * kGiB}) {
+    for (const double base : {0.05, 0.3, 0.6}) {
+      for (const double to_limit_s : {10.0, 15.0, 20.0, 30.0, 60.0, 120.0}) {
+        for (const double noise : {0.0, 0.005}) {
+          corpus::MemoryLeakParams p;
+          p.limit_bytes = limit;
+          p.base_ratio = base;
+          p.rate_bytes_per_s = (1 - base) * limit / to_limit_s;
+          p.noise = noise;
+          p.steady_s = 600;
+          const SimulationResult r = RunLeak(p);
+          const std::string what = FormatBytes(limit) + " from " + std::to_string(base) + " in " +
+                                   std::to_string(to_limit_s) + " s, noise " + std::to_string(noise);
+          ASSERT_TRUE(r.memory_limit_reached_s.has_value()) << what;
+          const std::optional<double> fired = r.FirstFiring("memory_oom_imminent");
+          ASSERT_TRUE(fired.has_value()) << what << "\n" << r.Describe();
+          EXPECT_GE(*fired, p.steady_s) << what;
+          EXPECT_GE(*r.memory_limit_reached_s - *fired, 5) << what << "\n" << r.Describe();
+        }
+      }
+    }
+  }
+}
 
 TEST(MemoryLeakWithGaps, TwoMissedHalfMinutesDelayButDoNotPreventTheCriticalFiring) {
   const corpus::MemoryLeakParams p = Params(LeakCase{kGiB, 1800, 0.005});

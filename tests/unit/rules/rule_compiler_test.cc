@@ -94,26 +94,29 @@ std::vector<std::string> Names(const CompiledRules& c) {
   return out;
 }
 
-TEST(CompileRules, DefaultsOnlyGiveSevenRulesWithKindDefaultsApplied) {
+TEST(CompileRules, DefaultsOnlyGiveEightRulesWithKindDefaultsApplied) {
   const auto c = CompileRules(RulesOptions{}, kActions);
   ASSERT_TRUE(c.ok()) << c.error().message;
-  EXPECT_THAT(Names(*c), ::testing::ElementsAre("memory_near_limit", "memory_time_to_limit", "memory_growth",
-                                                "threads_spike", "threads_growth", "fds_near_limit",
-                                                "fds_time_to_limit"));
+  EXPECT_THAT(Names(*c), ::testing::ElementsAre("memory_near_limit", "memory_time_to_limit",
+                                                "memory_oom_imminent", "memory_growth", "threads_spike",
+                                                "threads_growth", "fds_near_limit", "fds_time_to_limit"));
   const auto& r = c->rules;
   EXPECT_EQ(r[0]->window, 0ms);  // threshold: no window
   EXPECT_EQ(r[0]->warmup, 0ms);
   EXPECT_EQ(r[1]->window, 3min);
   EXPECT_EQ(r[1]->warmup, 5min);  // set explicitly by the default (the kind's default is half the window)
-  EXPECT_EQ(r[2]->window, 20min);
-  EXPECT_EQ(r[2]->warmup, 20min);
-  EXPECT_EQ(r[3]->window, 1min);
-  EXPECT_EQ(r[3]->warmup, 1min);  // spike: its window
-  EXPECT_EQ(r[4]->window, 10min);
-  EXPECT_EQ(r[4]->warmup, 15min);
-  EXPECT_EQ(r[5]->warmup, 0ms);
-  EXPECT_EQ(r[6]->window, 2min);
-  EXPECT_EQ(r[6]->warmup, 1min);  // time_to_limit: half its window
+  EXPECT_EQ(r[2]->window, 10s);
+  EXPECT_EQ(r[2]->warmup, 10s);
+  EXPECT_EQ(r[2]->hold, 0ms);
+  EXPECT_EQ(r[3]->window, 20min);
+  EXPECT_EQ(r[3]->warmup, 20min);
+  EXPECT_EQ(r[4]->window, 1min);
+  EXPECT_EQ(r[4]->warmup, 1min);  // spike: its window
+  EXPECT_EQ(r[5]->window, 10min);
+  EXPECT_EQ(r[5]->warmup, 15min);
+  EXPECT_EQ(r[6]->warmup, 0ms);
+  EXPECT_EQ(r[7]->window, 2min);
+  EXPECT_EQ(r[7]->warmup, 1min);  // time_to_limit: half its window
   for (const auto& rule : r) EXPECT_TRUE(rule->enabled) << rule->name;
 }
 
@@ -153,14 +156,15 @@ TEST(CompileRules, UserRuleReplacesDefaultInPlaceOthersAreAppended) {
   o.rules = {Threshold("extra_one"), mine, Spike("extra_two")};
   const auto c = CompileRules(o, kActions);
   ASSERT_TRUE(c.ok()) << c.error().message;
-  EXPECT_THAT(Names(*c), ::testing::ElementsAre("memory_near_limit", "memory_time_to_limit", "memory_growth",
-                                                "threads_spike", "threads_growth", "fds_near_limit",
-                                                "fds_time_to_limit", "extra_one", "extra_two"));
-  EXPECT_EQ(c->rules[2]->origin, "a.yml:3:5");
-  EXPECT_EQ(c->rules[2]->rate, 1 << 20);
-  EXPECT_EQ(c->rules[2]->warmup, 5min);  // the user's rule, not the default's 20m
-  EXPECT_EQ(c->rules[7]->origin, "rules[0]");
-  EXPECT_EQ(c->rules[8]->origin, "rules[2]");
+  EXPECT_THAT(Names(*c),
+              ::testing::ElementsAre("memory_near_limit", "memory_time_to_limit", "memory_oom_imminent",
+                                     "memory_growth", "threads_spike", "threads_growth", "fds_near_limit",
+                                     "fds_time_to_limit", "extra_one", "extra_two"));
+  EXPECT_EQ(c->rules[3]->origin, "a.yml:3:5");
+  EXPECT_EQ(c->rules[3]->rate, 1 << 20);
+  EXPECT_EQ(c->rules[3]->warmup, 5min);  // the user's rule, not the default's 20m
+  EXPECT_EQ(c->rules[8]->origin, "rules[0]");
+  EXPECT_EQ(c->rules[9]->origin, "rules[2]");
 }
 
 TEST(CompileRules, DefaultsOffKeepsOnlyUserRules) {
@@ -171,16 +175,16 @@ TEST(CompileRules, DefaultsOffKeepsOnlyUserRules) {
 
 TEST(CompileRules, DisabledRuleIsKept) {
   RulesOptions o;
-  RuleSpec off = DefaultRules()[3];  // threads_spike
+  RuleSpec off = DefaultRules()[4];  // threads_spike
   off.enabled = false;
   off.origin.clear();
   o.rules = {off};
   const auto c = CompileRules(o, kActions);
   ASSERT_TRUE(c.ok()) << c.error().message;
   ASSERT_EQ(c->rules.size(), DefaultRules().size());
-  EXPECT_EQ(c->rules[3]->name, "threads_spike");
-  EXPECT_FALSE(c->rules[3]->enabled);
-  EXPECT_EQ(c->rules[3]->origin, "rules[0]");
+  EXPECT_EQ(c->rules[4]->name, "threads_spike");
+  EXPECT_FALSE(c->rules[4]->enabled);
+  EXPECT_EQ(c->rules[4]->origin, "rules[0]");
 }
 
 TEST(CompileRules, NameAndEnabledFalseAloneTurnADefaultOff) {
@@ -193,7 +197,7 @@ TEST(CompileRules, NameAndEnabledFalseAloneTurnADefaultOff) {
   const auto c = CompileRules(o, kActions);
   ASSERT_TRUE(c.ok()) << c.error().message;
   ASSERT_EQ(c->rules.size(), DefaultRules().size());
-  const RuleSpec& r = *c->rules[2];
+  const RuleSpec& r = *c->rules[3];
   EXPECT_EQ(r.name, "memory_growth");
   EXPECT_FALSE(r.enabled);
   EXPECT_EQ(r.kind, RuleKind::kGrowth);  // the default's spec
