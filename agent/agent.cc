@@ -1,6 +1,8 @@
 // The Agent facade: wires the readers, the sampler, the history and the Prometheus exporter together.
 #include "leakwatch/agent.h"
 
+#include <algorithm>
+#include <future>
 #include <mutex>
 
 #include "agent/allocator/allocator_reader.h"
@@ -21,6 +23,7 @@
 #include "agent/rules/rule_events.h"
 #include "agent/sampler/scheduler.h"
 #include "agent/sampler/tick_collector.h"
+#include "exporters/debug/debug_endpoints.h"
 #include "exporters/prometheus/prometheus_exporter.h"
 #include "exporters/prometheus/web_config.h"
 #include "exporters/status/status_json.h"
@@ -115,6 +118,28 @@ class AgentImpl final : public Agent {
   }
   BundleStats bundle_stats() const override { return bundles_.stats(); }
 
+  // POST /debug/leakwatch/capture, on an HTTP worker.
+  exporters::CaptureReply CaptureForHttp(const std::string& reason, std::chrono::milliseconds wait) {
+    using Kind = exporters::CaptureReply::Kind;
+    auto ticket = bundles_.Submit(internal::BundleTrigger{.source = "http", .reason = reason});
+    if (ticket.request.outcome == internal::BundleService::Outcome::kSuppressed) {
+      return {.kind = Kind::kSuppressed, .detail = ticket.request.reason};
+    }
+    if (wait.count() == 0) return {.kind = Kind::kQueued};
+    if (ticket.done.wait_for(wait) != std::future_status::ready) return {.kind = Kind::kPending};
+    auto written = ticket.done.get();
+    if (!written) {
+      const std::string& message = written.error().message;
+      if (message.rfind("bundle suppressed: ", 0) == 0)
+        return {.kind = Kind::kSuppressed, .detail = "min_free_disk"};
+      return {.kind = Kind::kFailed, .detail = message};
+    }
+    return {.kind = Kind::kWritten,
+            .bundle = written->name,
+            .bytes = written->bytes,
+            .seconds = std::chrono::duration<double>(written->duration).count()};
+  }
+
   ConfigStatus config_status() const override {
     std::lock_guard lock(config_mu_);
     return config_status_;
@@ -183,10 +208,18 @@ class AgentImpl final : public Agent {
       eo.request_timeout_ms = options_.http.request_timeout_ms;
       eo.num_threads = options_.http.threads;
       eo.web_config_file = options_.http.web_config_file;
+      debug_ = std::make_unique<exporters::DebugEndpoints>(exporters::DebugEndpointsOptions{
+          .token = options_.http.debug_token,
+          .bundle_dir = options_.bundle.dir,
+          .capture = [this](const std::string& reason,
+                            std::chrono::milliseconds wait) { return CaptureForHttp(reason, wait); },
+          .max_wait = std::chrono::seconds(60),
+          .retry_after = options_.bundle.window / std::max<uint32_t>(1, options_.bundle.max_per_window)});
+      eo.routes = debug_->Routes();
       eo.rules_provider = [this] {
         auto rules = engine_.status();
         if (rules->sequence == 0) rules = nullptr;
-        return exporters::RulesView{std::move(rules), config_status(), bundles_.stats()};
+        return exporters::RulesView{std::move(rules), config_status(), bundles_.stats(), debug_->counts()};
       };
       eo.extra_routes.push_back({"/status", "application/json; charset=utf-8", [this] {
                                    const auto rules = engine_.status();
@@ -235,6 +268,7 @@ class AgentImpl final : public Agent {
     bundles_.Stop();
     scheduler_.reset();
     exporter_.reset();  // blocks up to ~2 s while the HTTP server shuts down
+    debug_.reset();
     collector_.reset();
     running_ = false;
   }
@@ -341,6 +375,8 @@ class AgentImpl final : public Agent {
   internal::LoggingEventSink events_;
   internal::BundleService bundles_;
   internal::CaptureSignal capture_signal_;
+  std::unique_ptr<exporters::DebugEndpoints>
+      debug_;  // read by the exporter's threads until exporter_.reset()
   AgentActions actions_;
   internal::RuleEngine engine_;
   internal::ConfigWatcher watcher_;  // sampler thread only

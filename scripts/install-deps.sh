@@ -13,6 +13,8 @@ packages=(
   # test peers: promtool for `promtool check metrics`, the comparison targets of bench/compare.sh
   prometheus prometheus-process-exporter python3 python3-prometheus-client
   curl procps
+  # test peer: `go tool pprof` reads the bundles' heap.pb.gz in the heap-profile integration test
+  golang-go
   # allocators the allocator-statistics tests preload (run-time libraries only: leakwatch finds them with dlsym)
   libjemalloc2 libgoogle-perftools4 libtcmalloc-minimal4 libmimalloc2.0
 )

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "agent/bundle/bundle_store.h"
+#include "agent/bundle/egress_command.h"
 #include "agent/common/block_signals.h"
 #include "agent/logging/log.h"
 
@@ -15,6 +16,7 @@ namespace {
 
 constexpr size_t kMaxQueued = 4;
 constexpr size_t kReserveFds = 8;
+constexpr size_t kEgressOutputBytes = 8 * 1024;  // of the egress command's output, logged with its result
 
 void OpenReserve(std::vector<int>* fds) {
   while (fds->size() < kReserveFds) {
@@ -32,7 +34,9 @@ void CloseReserve(std::vector<int>* fds) {
 }  // namespace
 
 BundleService::BundleService(BundleOptions options, BundleWriterOptions writer, InputsFn inputs)
-    : options_(std::move(options)), writer_(std::move(writer)), inputs_(std::move(inputs)) {}
+    : options_(std::move(options)), writer_(std::move(writer)), inputs_(std::move(inputs)) {
+  stats_.egress_configured = !options_.egress_command.empty();
+}
 
 BundleService::~BundleService() { Stop(); }
 
@@ -45,6 +49,11 @@ Status BundleService::Start() {
     reserve_fds_.reserve(kReserveFds);  // the worker only pushes within this capacity
     OpenReserve(&reserve_fds_);         // taken now, so the reserve exists once Start() returns
     worker_ = std::thread([this] { Run(); });
+    if (!options_.egress_command.empty()) {
+      egress_cancel_ = false;
+      egress_worker_ = std::thread([this] { RunEgress(); });
+      pthread_setname_np(egress_worker_.native_handle(), "leakwatch-egrs");
+    }
   } catch (const std::exception& e) {
     return Error{std::string("cannot start the bundle worker: ") + e.what()};
   }
@@ -60,12 +69,16 @@ void BundleService::Stop() {
     if (!running_) return;
     stopping_ = true;
     dropped.swap(queue_);
+    egress_queue_.clear();
   }
+  egress_cancel_ = true;
   wake_.notify_all();
+  egress_wake_.notify_all();
   for (auto& job : dropped) {
     if (job.done) job.done->set_value(Error{"the agent stopped before the bundle was written"});
   }
   if (worker_.joinable()) worker_.join();
+  if (egress_worker_.joinable()) egress_worker_.join();
   std::lock_guard lock(mu_);
   running_ = false;
 }
@@ -115,15 +128,23 @@ BundleService::RequestResult BundleService::Request(BundleTrigger trigger) {
   return Enqueue(Job{std::move(trigger), nullptr});
 }
 
-Result<BundleResult> BundleService::RequestAndWait(BundleTrigger trigger, std::chrono::milliseconds wait) {
+BundleService::Ticket BundleService::Submit(BundleTrigger trigger) {
   auto done = std::make_shared<std::promise<Result<BundleResult>>>();
-  auto future = done->get_future();
-  const RequestResult r = Enqueue(Job{std::move(trigger), done});
-  if (r.outcome == Outcome::kSuppressed) return Error{"bundle suppressed: " + r.reason};
-  if (future.wait_for(wait) != std::future_status::ready) {
+  Ticket ticket;
+  ticket.done = done->get_future();
+  ticket.request = Enqueue(Job{std::move(trigger), std::move(done)});
+  if (ticket.request.outcome == Outcome::kSuppressed) ticket.done = {};
+  return ticket;
+}
+
+Result<BundleResult> BundleService::RequestAndWait(BundleTrigger trigger, std::chrono::milliseconds wait) {
+  Ticket ticket = Submit(std::move(trigger));
+  if (ticket.request.outcome == Outcome::kSuppressed)
+    return Error{"bundle suppressed: " + ticket.request.reason};
+  if (ticket.done.wait_for(wait) != std::future_status::ready) {
     return Error{"the bundle is still being written after " + std::to_string(wait.count()) + " ms"};
   }
-  return future.get();
+  return ticket.done.get();
 }
 
 BundleStats BundleService::stats() const {
@@ -209,7 +230,60 @@ Result<BundleResult> BundleService::Write(const BundleTrigger& trigger) {
             {"skipped", static_cast<int64_t>(written->skipped.size())},
             {"duration_seconds", std::chrono::duration<double>(written->duration).count()},
             {"deleted_old", static_cast<int64_t>(retention ? retention->deleted.size() : 0)}});
+  if (!options_.egress_command.empty()) QueueEgress(written->path);
   return written;
+}
+
+void BundleService::QueueEgress(const std::string& bundle_path) {
+  bool dropped = false;
+  {
+    std::lock_guard lock(mu_);
+    if (egress_queue_.size() >= kMaxQueued) {
+      ++stats_.egress_total["dropped"];
+      dropped = true;
+    } else {
+      egress_queue_.push_back(bundle_path);
+    }
+  }
+  if (dropped) {
+    LogEvent(spdlog::level::err, "bundle_egress",
+             {{"result", std::string_view("dropped")},
+              {"path", std::string_view(bundle_path)},
+              {"why", std::string_view("4 bundles are already waiting for the egress command")}});
+    return;
+  }
+  egress_wake_.notify_one();
+}
+
+void BundleService::RunEgress() {
+  EgressCommand command;
+  command.argv = options_.egress_command;
+  command.timeout = options_.egress_timeout;
+  command.max_output_bytes = kEgressOutputBytes;
+  command.cancel = &egress_cancel_;
+  for (;;) {
+    std::string path;
+    {
+      std::unique_lock lock(mu_);
+      egress_wake_.wait(lock, [this] { return stopping_ || !egress_queue_.empty(); });
+      if (stopping_) return;
+      path = std::move(egress_queue_.front());
+      egress_queue_.pop_front();
+    }
+    const EgressResult r = RunEgressCommand(command, path);
+    const char* result = r.ok() ? "success" : r.timed_out ? "timeout" : r.cancelled ? "cancelled" : "failure";
+    {
+      std::lock_guard lock(mu_);
+      ++stats_.egress_total[result];
+    }
+    const std::string description = DescribeEgressResult(command, r);
+    LogEvent(r.ok() ? spdlog::level::info : spdlog::level::err, "bundle_egress",
+             {{"result", std::string_view(result)},
+              {"path", std::string_view(path)},
+              {"description", std::string_view(description)},
+              {"duration_seconds", std::chrono::duration<double>(r.duration).count()},
+              {"output", std::string_view(r.output)}});
+  }
 }
 
 }  // namespace leakwatch::internal

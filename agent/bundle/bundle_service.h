@@ -7,8 +7,14 @@
 // (BundleStats) and logged as a structured event: bundle_written, bundle_failed, bundle_suppressed (at most
 // once a minute per reason).
 //
+// Egress (BundleOptions::egress_command): after a bundle completes, its path is queued for the egress thread
+// ("leakwatch-egrs", at most 4 waiting; more are dropped and counted), which runs the command
+// (egress_command.h) and logs a `bundle_egress` event with its result and (bounded) output. A slow or hanging
+// command never delays the next bundle; Stop() cancels a running one (SIGTERM, SIGKILL 0.5 s later).
+//
 // Thread-safety: Request(), RequestAndWait() and stats() from any thread. Start()/Stop() from one thread.
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -47,6 +53,13 @@ class BundleService {
     std::string reason;
   };
   RequestResult Request(BundleTrigger trigger);
+  // Queues like Request(); when queued, `done` becomes ready with the bundle or why there is none (failed, or
+  // suppressed by the free-disk guard: the error then starts with "bundle suppressed:").
+  struct Ticket {
+    RequestResult request;
+    std::future<Result<BundleResult>> done;  // valid only when request.outcome == kQueued
+  };
+  Ticket Submit(BundleTrigger trigger);
   // Queues and waits up to `wait` for the bundle; an Error says why there is none (suppressed, failed,
   // still being written).
   Result<BundleResult> RequestAndWait(BundleTrigger trigger, std::chrono::milliseconds wait);
@@ -62,6 +75,8 @@ class BundleService {
   uint64_t CountSuppressed(const std::string& reason);
   void Run();
   Result<BundleResult> Write(const BundleTrigger& trigger);
+  void QueueEgress(const std::string& bundle_path);
+  void RunEgress();
 
   const BundleOptions options_;
   const BundleWriterOptions writer_;
@@ -80,6 +95,11 @@ class BundleService {
   // then used by the worker thread only.
   std::vector<int> reserve_fds_;
   std::thread worker_;
+  // Egress: paths of completed bundles waiting for the command (under mu_), and its thread.
+  std::deque<std::string> egress_queue_;
+  std::condition_variable egress_wake_;
+  std::atomic<bool> egress_cancel_{false};
+  std::thread egress_worker_;
 };
 
 }  // namespace leakwatch::internal

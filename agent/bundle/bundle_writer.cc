@@ -14,6 +14,7 @@
 
 #include "agent/bundle/bundle_file.h"
 #include "agent/bundle/fd_inventory.h"
+#include "agent/bundle/heap_profile_part.h"
 #include "agent/bundle/history_export.h"
 #include "agent/bundle/process_identity.h"
 #include "agent/bundle/thread_inventory.h"
@@ -27,35 +28,6 @@ namespace {
 
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
-
-// Why there is no heap profile, and how to get one, by allocator.
-json HeapProfileJson(const Snapshot* snapshot) {
-  json j;
-  j["written"] = false;
-  const AllocatorInfo* info = snapshot && snapshot->allocator ? snapshot->allocator.get() : nullptr;
-  const std::string name = info ? info->name : "unknown";
-  if (name == "jemalloc") {
-    if (info->profiling_active) {
-      j["why"] =
-          "jemalloc heap profiling is active; this leakwatch version does not dump it into bundles yet";
-      j["how_to_enable"] = "take one by hand: jeprof --show_bytes <executable> <prof.dump output>";
-    } else {
-      j["why"] = "jemalloc runs without heap profiling";
-      j["how_to_enable"] =
-          "start the process with MALLOC_CONF=prof:true,lg_prof_sample:19 (sampling every 512 KiB)";
-    }
-  } else if (name == "tcmalloc") {
-    j["why"] = "gperftools tcmalloc heap sampling is not read by this leakwatch version";
-    j["how_to_enable"] =
-        "TCMALLOC_SAMPLE_PARAMETER=524288 enables sampling; HEAPPROFILE=<prefix> writes profiles";
-  } else {
-    j["why"] = name + " malloc keeps no record of allocation sites";
-    j["how_to_enable"] =
-        "run the process on jemalloc with profiling: LD_PRELOAD=libjemalloc.so.2 "
-        "MALLOC_CONF=prof:true,lg_prof_sample:19";
-  }
-  return j;
-}
 
 json SnapshotJson(const Snapshot& s) {
   json j;
@@ -233,6 +205,20 @@ Result<BundleResult> WriteBundle(const BundleWriterOptions& o, const BundleTrigg
     b.Part("memory_pressure.txt", false, {"memory_pressure.txt"},
            [&](std::vector<BundleFile*>& f) { return CopyInto(inputs.cgroup.pressure_file, *f[0]); });
   }
+  // The heap profile next: the best evidence of what leaks, small, and best taken close to the moment.
+  HeapProfilePartOptions heap_options;
+  heap_options.dir = tmp;
+  heap_options.max_file_bytes = o.max_file_bytes;
+  heap_options.this_process = o.pid == "self" || o.pid == std::to_string(::getpid());
+  heap_options.main_executable = identity.executable;
+  heap_options.deadline = deadline;
+  HeapProfilePart heap = WriteHeapProfilePart(heap_options, snap ? snap->allocator.get() : nullptr);
+  for (const auto& f : heap.files) {
+    b.result().files.push_back(f);
+    b.result().bytes += f.bytes;
+  }
+  if (heap.skipped) b.result().skipped.push_back(*heap.skipped);
+
   if (snap) {
     b.Part("snapshot.json", false, {"snapshot.json"}, [&](std::vector<BundleFile*>& f) {
       f[0]->Write(SnapshotJson(*snap).dump(2, ' ', false, json::error_handler_t::replace) + "\n");
@@ -303,7 +289,7 @@ Result<BundleResult> WriteBundle(const BundleWriterOptions& o, const BundleTrigg
   }
   m["process"] = std::move(p);
   if (headroom) m["memory_headroom_bytes"] = *headroom;
-  m["heap_profile"] = HeapProfileJson(snap);
+  m["heap_profile"] = std::move(heap.manifest);
   json files = json::array();
   for (const auto& f : result.files)
     files.push_back({{"name", f.name}, {"bytes", f.bytes}, {"capped", f.capped}});

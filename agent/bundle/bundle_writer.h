@@ -3,8 +3,9 @@
 // (`.tmp-<name>`) and renamed when complete, so a reader never sees half a bundle.
 //
 // Contents (docs/BUNDLES.md): manifest.json (what fired and why, who the process is, the files and their
-// sizes, what was skipped and why, whether a heap profile could be taken); the memory picture at that moment
-// (status, smaps_rollup and limits of the process, the memory cgroup's stat / events / pressure files);
+// sizes, what was skipped and why, the heap profile or why there is none); the memory picture at that moment
+// (status, smaps_rollup and limits of the process, the memory cgroup's stat / events / pressure files); the
+// heap profile when the allocator can give one (heap.prof, heap.pb.gz: agent/bundle/heap_profile_part.h);
 // snapshot.json (every signal of the latest tick) and allocator.json; threads and fds inventories; the metric
 // history (full resolution and downsampled). The small parts come first; with less memory headroom than
 // `low_headroom_bytes` (cgroup limit - working set) the large ones (inventories, history) are skipped, and

@@ -3,7 +3,7 @@
 // can be symbolized offline from the right binary), command line, host name.
 //
 // Thread-safety: thread-safe. Cost: a few small /proc reads and one walk of the loaded objects' program
-// headers (dl_iterate_phdr); called once per bundle.
+// headers (dl_iterate_phdr, agent/profile/loaded_objects.h); called once per bundle.
 
 #include <string>
 #include <vector>

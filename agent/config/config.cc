@@ -11,6 +11,7 @@
 #include <set>
 #include <vector>
 
+#include "agent/bundle/egress_command.h"
 #include "agent/common/file_reader.h"
 #include "agent/common/text.h"
 
@@ -504,8 +505,10 @@ Status ApplyConfigText(std::string_view text, const std::string& file_name, Agen
       if (!http.IsMap()) {
         errors.Add(http, "http", "expected a map, got " + Quoted(http));
       } else {
-        CheckKeys(http, "http.", {"listen", "metrics_path", "request_timeout", "threads", "web_config_file"},
-                  errors);
+        CheckKeys(
+            http, "http.",
+            {"listen", "metrics_path", "request_timeout", "threads", "web_config_file", "debug_token_file"},
+            errors);
         ReadString(http, "listen", "http.listen", &options->http.listen, errors);
         ReadString(http, "metrics_path", "http.metrics_path", &options->http.metrics_path, errors);
         milliseconds timeout(options->http.request_timeout_ms);
@@ -513,6 +516,8 @@ Status ApplyConfigText(std::string_view text, const std::string& file_name, Agen
         options->http.request_timeout_ms = static_cast<int>(std::min<int64_t>(timeout.count(), 1 << 30));
         ReadInteger(http, "threads", "http.threads", &options->http.threads, errors);
         ReadString(http, "web_config_file", "http.web_config_file", &options->http.web_config_file, errors);
+        ReadString(http, "debug_token_file", "http.debug_token_file", &options->http.debug_token_file,
+                   errors);
       }
     }
     if (const YAML::Node allocator = root["allocator"]) {
@@ -541,7 +546,7 @@ Status ApplyConfigText(std::string_view text, const std::string& file_name, Agen
         BundleOptions& b = options->bundle;
         CheckKeys(bundle, "bundle.",
                   {"dir", "max_bundles", "max_bytes", "min_free_disk", "max_per_window", "window", "deadline",
-                   "max_file_bytes", "low_headroom", "max_fds", "capture_signal"},
+                   "max_file_bytes", "low_headroom", "max_fds", "capture_signal", "egress"},
                   errors);
         ReadString(bundle, "dir", "bundle.dir", &b.dir, errors);
         ReadInteger(bundle, "max_bundles", "bundle.max_bundles", &b.max_bundles, errors);
@@ -564,6 +569,34 @@ Status ApplyConfigText(std::string_view text, const std::string& file_name, Agen
           } else {
             errors.Add(sig, "bundle.capture_signal",
                        "value " + Quoted(sig) + " is not one of SIGUSR1, SIGUSR2, off");
+          }
+        }
+        if (const YAML::Node egress = bundle["egress"]) {
+          if (!egress.IsMap()) {
+            errors.Add(egress, "bundle.egress",
+                       "expected a map with command and timeout, got " + Quoted(egress));
+          } else {
+            CheckKeys(egress, "bundle.egress.", {"command", "timeout"}, errors);
+            if (const YAML::Node command = egress["command"]) {
+              if (!command.IsSequence()) {
+                errors.Add(
+                    command, "bundle.egress.command",
+                    "expected a list like [/usr/local/bin/ship-bundle, --bucket, x] ([] for none), got " +
+                        Quoted(command));
+              } else {
+                b.egress_command.clear();
+                for (size_t i = 0; i < command.size(); ++i) {
+                  const YAML::Node item = command[i];
+                  if (!item.IsScalar()) {
+                    errors.Add(item, "bundle.egress.command[" + std::to_string(i) + "]",
+                               "expected a string, got " + Quoted(item));
+                  } else {
+                    b.egress_command.push_back(item.Scalar());
+                  }
+                }
+              }
+            }
+            ReadDuration(egress, "timeout", "bundle.egress.timeout", &b.egress_timeout, errors);
           }
         }
       }
@@ -638,6 +671,9 @@ Status ApplyEnvironmentVariables(const EnvLookup& env, AgentOptions* options) {
       options->http.listen = *listen;
     }
   }
+  if (auto token_file = env("LEAKWATCH_DEBUG_TOKEN_FILE"); token_file && !token_file->empty()) {
+    options->http.debug_token_file = *token_file;
+  }
   if (!errors.empty()) return Error{Join(errors)};
   return OkStatus();
 }
@@ -655,8 +691,8 @@ Status ApplyEnvironment(const EnvLookup& env, AgentOptions* options) {
 
 EnvLookup CaptureEnvironment(const EnvLookup& env) {
   auto captured = std::make_shared<std::map<std::string, std::string>>();
-  for (const char* name :
-       {"LEAKWATCH_CONFIG", "LEAKWATCH_PERIOD", "LEAKWATCH_LOG_LEVEL", "LEAKWATCH_LISTEN"}) {
+  for (const char* name : {"LEAKWATCH_CONFIG", "LEAKWATCH_PERIOD", "LEAKWATCH_LOG_LEVEL", "LEAKWATCH_LISTEN",
+                           "LEAKWATCH_DEBUG_TOKEN_FILE"}) {
     if (auto v = env(name)) (*captured)[name] = *v;
   }
   return [captured](const char* name) -> std::optional<std::string> {
@@ -685,6 +721,14 @@ Result<ResolvedConfig> ResolveConfig(const AgentOptions& program, const EnvLooku
   if (program.use_environment) {
     if (auto st = ApplyEnvironmentVariables(env, &out.options); !st) errors.push_back(st.error().message);
   }
+  if (errors.empty() && !out.options.http.debug_token_file.empty()) {
+    auto token = ReadDebugTokenFile(out.options.http.debug_token_file);
+    if (token) {
+      out.options.http.debug_token = std::move(*token);
+    } else {
+      errors.push_back("http.debug_token_file: " + token.error().message);
+    }
+  }
   if (errors.empty()) {
     if (auto st = ValidateOptions(out.options); !st) errors.push_back(st.error().message);
     auto rules = CompileRules(out.options.rules, known_actions);
@@ -696,6 +740,30 @@ Result<ResolvedConfig> ResolveConfig(const AgentOptions& program, const EnvLooku
   }
   if (!errors.empty()) return Error{Join(errors)};
   return out;
+}
+
+Status ValidateDebugToken(std::string_view token) {
+  if (token.size() < 16 || token.size() > 4096) {
+    return Error{"the token has " + std::to_string(token.size()) + " characters; use 16 to 4096 (e.g. " +
+                 "the output of `openssl rand -hex 32`)"};
+  }
+  for (size_t i = 0; i < token.size(); ++i) {
+    const auto c = static_cast<unsigned char>(token[i]);
+    if (c <= 0x20 || c >= 0x7f) {
+      return Error{"the token's character " + std::to_string(i + 1) +
+                   " is not printable ASCII (spaces and control characters are not allowed)"};
+    }
+  }
+  return OkStatus();
+}
+
+Result<std::string> ReadDebugTokenFile(const std::string& path) {
+  auto text = ReadFile(path, 8192);
+  if (!text) return text.error();
+  std::string token = std::move(*text);
+  while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
+  if (auto st = ValidateDebugToken(token); !st) return Error{"\"" + path + "\": " + st.error().message};
+  return token;
 }
 
 Status ValidateOptions(const AgentOptions& o) {
@@ -725,6 +793,10 @@ Status ValidateOptions(const AgentOptions& o) {
   if (o.http.request_timeout_ms < 100 || o.http.request_timeout_ms > 120'000) {
     errors.push_back("http.request_timeout: " + std::to_string(o.http.request_timeout_ms) +
                      "ms is outside 100ms .. 120s");
+  }
+  if (!o.http.debug_token.empty()) {
+    if (auto st = ValidateDebugToken(o.http.debug_token); !st)
+      errors.push_back("http.debug_token: " + st.error().message);
   }
   if (o.http.threads < 1 || o.http.threads > 64) {
     errors.push_back("http.threads: " + std::to_string(o.http.threads) + " is outside 1 .. 64");
@@ -768,6 +840,12 @@ Status ValidateOptions(const AgentOptions& o) {
     errors.push_back("bundle.max_file_bytes: " + std::to_string(b.max_file_bytes) + " is below 4KiB");
   if (b.max_fds < 1 || b.max_fds > 10'000'000)
     errors.push_back("bundle.max_fds: " + std::to_string(b.max_fds) + " is outside 1 .. 10000000");
+  if (!b.egress_command.empty()) {
+    EgressCommand egress;
+    egress.argv = b.egress_command;
+    egress.timeout = b.egress_timeout;
+    if (auto st = ValidateEgressCommand(egress, "bundle.egress"); !st) errors.push_back(st.error().message);
+  }
   if (o.proc_root.empty()) errors.push_back("proc_root: must not be empty");
   if (o.pid != "self" && !ParseU64(o.pid))
     errors.push_back("pid: \"" + o.pid + "\" is neither self nor a number");

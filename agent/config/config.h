@@ -3,8 +3,9 @@
 // (ValidateOptions; CompileRules in agent/rules/rule_compiler.h for the rules).
 //
 // Precedence, lowest first: the AgentOptions the program passes, the file named by LEAKWATCH_CONFIG, then
-// LEAKWATCH_PERIOD, LEAKWATCH_LOG_LEVEL and LEAKWATCH_LISTEN. Every error names the file, line and column,
-// the field and the offending value, and all errors are reported together (one per line), not just the first.
+// LEAKWATCH_PERIOD, LEAKWATCH_LOG_LEVEL, LEAKWATCH_LISTEN and LEAKWATCH_DEBUG_TOKEN_FILE. Every error names
+// the file, line and column, the field and the offending value, and all errors are reported together (one per
+// line), not just the first.
 //
 // File format (every key optional; docs/CONFIG.md):
 //   period: 1s                 # 100ms .. 60s
@@ -17,6 +18,7 @@
 //     request_timeout: 3s
 //     threads: 4
 //     web_config_file: /etc/leakwatch/web.yml
+//     debug_token_file: /run/secrets/leakwatch-token   # enables the /debug/leakwatch/* endpoints
 //   log:
 //     level: info
 //     sink: stderr             # stderr, stdout, off, file:<path>
@@ -133,6 +135,11 @@ struct ResolvedConfig {
 Result<ResolvedConfig> ResolveConfig(const AgentOptions& program, const EnvLookup& env,
                                      const std::optional<std::string>& file_text,
                                      const std::vector<std::string>& known_actions);
+
+// The operator endpoints' bearer token: 16..4096 printable ASCII characters, no space (HttpOptions).
+Status ValidateDebugToken(std::string_view token);
+// Reads a token file: its content without the trailing newline, validated. Errors name the file and why.
+Result<std::string> ReadDebugTokenFile(const std::string& path);
 
 // The compile step: checks every field and reports every problem at once.
 Status ValidateOptions(const AgentOptions& options);

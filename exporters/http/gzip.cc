@@ -1,9 +1,6 @@
 #include "exporters/http/gzip.h"
 
-#include <zlib.h>
-
 #include <cctype>
-#include <climits>
 #include <cstdlib>
 
 namespace leakwatch::exporters {
@@ -62,32 +59,6 @@ bool AcceptsGzip(std::string_view accept_encoding) {
     if (!zero) return true;
   }
   return false;
-}
-
-Result<std::string> GzipCompress(std::string_view data) {
-  z_stream stream{};
-  // windowBits 15 + 16 selects the gzip wrapper. Level 1: a scrape is latency-bound, and text exposition
-  // already shrinks ~10x at the fastest level.
-  if (deflateInit2(&stream, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-    return Error{"gzip: deflateInit2 failed"};
-  }
-  std::string out;
-  out.resize(deflateBound(&stream, static_cast<uLong>(data.size())));
-  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  stream.avail_in = static_cast<uInt>(data.size());
-  stream.next_out = reinterpret_cast<Bytef*>(out.data());
-  stream.avail_out = static_cast<uInt>(out.size());
-  if (data.size() > UINT_MAX || out.size() > UINT_MAX) {
-    deflateEnd(&stream);
-    return Error{"gzip: input of " + std::to_string(data.size()) + " bytes is too large"};
-  }
-  // deflateBound() guarantees a single Z_FINISH call completes.
-  const int rc = deflate(&stream, Z_FINISH);
-  const size_t written = out.size() - stream.avail_out;
-  deflateEnd(&stream);
-  if (rc != Z_STREAM_END) return Error{"gzip: deflate failed (" + std::to_string(rc) + ")"};
-  out.resize(written);
-  return out;
 }
 
 }  // namespace leakwatch::exporters

@@ -1,13 +1,13 @@
 #pragma once
-// gzip content coding for HTTP responses (RFC 9110 section 8.4.1.3), over zlib.
+// gzip content coding for HTTP responses (RFC 9110 section 8.4.1.3): the Accept-Encoding negotiation. The
+// compression itself, GzipCompress, lives in the core (agent/common/gzip.h: bundles use it too) and is
+// visible here under its old name.
 //
-// Thread-safety: pure functions. Cost: AcceptsGzip is a scan of the header; GzipCompress allocates an output
-// about as large as the input's compressed size and runs zlib at its fastest level.
+// Thread-safety: pure functions. Cost: AcceptsGzip is a scan of the header.
 
-#include <string>
 #include <string_view>
 
-#include "leakwatch/result.h"
+#include "agent/common/gzip.h"
 
 namespace leakwatch::exporters {
 
@@ -15,8 +15,7 @@ namespace leakwatch::exporters {
 // "gzip", "deflate, gzip;q=0.8". A bare "*" is not taken as consent: only explicit gzip is.
 bool AcceptsGzip(std::string_view accept_encoding);
 
-// Compresses `data` into a gzip member (header, deflate stream, CRC-32 and size trailer).
-// Errors only when zlib fails (out of memory).
-Result<std::string> GzipCompress(std::string_view data);
+// Result<std::string> GzipCompress(std::string_view data): agent/common/gzip.h.
+using internal::GzipCompress;
 
 }  // namespace leakwatch::exporters

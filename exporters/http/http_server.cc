@@ -1,9 +1,12 @@
 #include "exporters/http/http_server.h"
 
 #include <CivetServer.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <exception>
 #include <map>
@@ -22,6 +25,7 @@ constexpr int kMaxRequestTimeoutMs = 600'000;
 constexpr size_t kMinGzipBytes = 1024;   // below this the gzip framing costs more than it saves
 constexpr size_t kMaxExtraHeaders = 32;  // civetweb buffers at most 64 response headers
 constexpr std::chrono::seconds kLogInterval{60};
+constexpr size_t kFileChunkBytes = 64 * 1024;
 
 std::string Quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
@@ -79,6 +83,9 @@ std::string InvalidResponseReason(const HttpResponse& response) {
     return "status " + std::to_string(response.status) + " is outside 200..599";
   }
   if (!IsValidHeaderValue(response.content_type)) return "content type contains CR, LF or NUL";
+  if (response.file && (response.file->fd < 0 || !response.body.empty())) {
+    return "a file body needs an open fd and an empty body";
+  }
   if (response.headers.size() > kMaxExtraHeaders) {
     return std::to_string(response.headers.size()) + " extra headers (at most " +
            std::to_string(kMaxExtraHeaders) + ")";
@@ -117,6 +124,10 @@ HttpResponse ErrorResponse(int status) {
 }
 
 }  // namespace
+
+HttpResponse::File::~File() {
+  if (fd >= 0) ::close(fd);
+}
 
 std::optional<std::string_view> HttpRequest::header(std::string_view name) const {
   for (const auto& [n, v] : headers) {
@@ -157,7 +168,18 @@ class Router {
         www_authenticate_("Basic realm=\"" + options.realm + "\""),
         gzip_(options.gzip),
         log_name_(options.log_name) {
-    for (auto& route : routes) handlers_.emplace(std::move(route.path), std::move(route.handler));
+    for (auto& r : routes) {
+      Route route{.handler = std::move(r.handler),
+                  .methods = std::move(r.methods),
+                  .allow = {},
+                  .prefix = r.prefix,
+                  .own_auth = r.own_auth};
+      for (const auto& m : route.methods) {
+        route.allow += (route.allow.empty() ? "" : ", ") + m;
+        if (m == "GET") route.allow += ", HEAD";
+      }
+      routes_.emplace(std::move(r.path), std::move(route));
+    }
   }
 
   const std::string& log_name() const { return log_name_; }
@@ -205,21 +227,21 @@ class Router {
   }
 
   HttpResponse Respond(const HttpRequest& request) {
-    if (basic_auth_ && !Authorized(request)) {
+    const Route* route = FindRoute(request.path);
+    if (basic_auth_ && !(route && route->own_auth) && !Authorized(request)) {
       HttpResponse r = ErrorResponse(401);
       r.headers.emplace_back("WWW-Authenticate", www_authenticate_);
       return r;
     }
-    const auto route = handlers_.find(request.path);
-    if (route == handlers_.end()) return ErrorResponse(404);
-    if (request.method != "GET" && request.method != "HEAD") {
+    if (route == nullptr) return ErrorResponse(404);
+    if (!Allows(*route, request.method)) {
       HttpResponse r = ErrorResponse(405);
-      r.headers.emplace_back("Allow", "GET, HEAD");
+      r.headers.emplace_back("Allow", route->allow);
       return r;
     }
     std::string failure;
     try {
-      HttpResponse response = route->second(request);
+      HttpResponse response = route->handler(request);
       failure = InvalidResponseReason(response);
       if (failure.empty()) return response;
       failure = "invalid response: " + failure;
@@ -230,6 +252,34 @@ class Router {
     }
     ReportHandlerError(request.path, failure);
     return ErrorResponse(500);
+  }
+
+  struct Route {
+    HttpHandler handler;
+    std::vector<std::string> methods;
+    std::string allow;  // the Allow header of a 405
+    bool prefix = false;
+    bool own_auth = false;
+  };
+
+  // The exact route, else the prefix route with the longest path that is a proper ancestor of `path`.
+  const Route* FindRoute(const std::string& path) const {
+    if (const auto it = routes_.find(path); it != routes_.end()) return &it->second;
+    std::string_view rest = path;
+    while (true) {
+      const size_t slash = rest.rfind('/');
+      if (slash == std::string_view::npos || slash == 0) return nullptr;
+      rest = rest.substr(0, slash);
+      const auto it = routes_.find(rest);
+      if (it != routes_.end() && it->second.prefix) return &it->second;
+    }
+  }
+
+  static bool Allows(const Route& route, const std::string& method) {
+    for (const auto& m : route.methods) {
+      if (m == method || (m == "GET" && method == "HEAD")) return true;
+    }
+    return false;
   }
 
   bool Authorized(const HttpRequest& request) const {
@@ -245,6 +295,7 @@ class Router {
   }
 
   void Send(mg_connection* conn, const HttpResponse& response, bool head, bool accepts_gzip) const {
+    if (response.file) return SendFile(conn, response, head);
     const bool may_compress = gzip_ && response.status / 100 == 2 && !HasHeader(response, "Content-Encoding");
     std::string_view body = response.body;
     std::string compressed;
@@ -267,6 +318,30 @@ class Router {
     if (!head && !body.empty()) mg_write(conn, body.data(), body.size());
   }
 
+  static void SendFile(mg_connection* conn, const HttpResponse& response, bool head) {
+    const uint64_t total = response.file->bytes;
+    const std::string content_length = std::to_string(total);
+    mg_response_header_start(conn, response.status);
+    mg_response_header_add(conn, "Content-Type", response.content_type.c_str(), -1);
+    mg_response_header_add(conn, "Content-Length", content_length.c_str(), -1);
+    for (const auto& [name, value] : response.headers) {
+      mg_response_header_add(conn, name.c_str(), value.c_str(), -1);
+    }
+    mg_response_header_send(conn);
+    if (head) return;
+    std::vector<char> buffer(kFileChunkBytes);
+    uint64_t sent = 0;
+    while (sent < total) {
+      const size_t want = static_cast<size_t>(std::min<uint64_t>(buffer.size(), total - sent));
+      const ssize_t n = ::pread(response.file->fd, buffer.data(), want, static_cast<off_t>(sent));
+      if (n < 0 && errno == EINTR) continue;
+      // A file that shrank or failed to read: the client sees a short body against Content-Length.
+      if (n <= 0) break;
+      if (mg_write(conn, buffer.data(), static_cast<size_t>(n)) <= 0) break;
+      sent += static_cast<uint64_t>(n);
+    }
+  }
+
   static bool HasHeader(const HttpResponse& response, std::string_view name) {
     for (const auto& header : response.headers) {
       if (EqualsIgnoreCase(header.first, name)) return true;
@@ -286,7 +361,7 @@ class Router {
     }
   }
 
-  std::map<std::string, HttpHandler, std::less<>> handlers_;
+  std::map<std::string, Route, std::less<>> routes_;
   BasicAuthCheck basic_auth_;
   std::string www_authenticate_;
   bool gzip_;
@@ -358,6 +433,13 @@ Status ValidateRoutes(const std::vector<HttpRoute>& routes) {
   for (size_t i = 0; i < routes.size(); ++i) {
     if (auto st = ValidateRoutePath(routes[i].path); !st) return Error{"route path " + st.error().message};
     if (!routes[i].handler) return Error{"route " + Quote(routes[i].path) + " has no handler"};
+    if (routes[i].methods.empty()) return Error{"route " + Quote(routes[i].path) + " allows no method"};
+    for (const auto& m : routes[i].methods) {
+      if (m != "GET" && m != "POST" && m != "PUT" && m != "DELETE") {
+        return Error{"route " + Quote(routes[i].path) + " method " + Quote(m) +
+                     " is not one of GET, POST, PUT, DELETE"};
+      }
+    }
     if (!seen.emplace(routes[i].path, i).second) {
       return Error{"route path " + Quote(routes[i].path) + " is registered twice"};
     }

@@ -1,17 +1,21 @@
 #pragma once
-// HttpServer: leakwatch's small read-only HTTP layer over civetweb. It serves a fixed table of routes,
-// matched by exact path (civetweb itself matches handler URIs as prefixes; this layer does not), with
-// optional HTTP basic auth in front of every route. It exposes no civetweb type.
+// HttpServer: leakwatch's small HTTP layer over civetweb. It serves a fixed table of routes, matched by exact
+// path (civetweb itself matches handler URIs as prefixes; this layer does not, unless a route asks for its
+// subtree), with optional HTTP basic auth in front of every route. It exposes no civetweb type.
 //
 // Per request, in this order:
-//   1. auth (when a check is configured): missing or wrong credentials -> 401 with
-//      `WWW-Authenticate: Basic realm="<realm>"`, for every path, unknown ones included;
-//   2. path: no route with exactly this path -> 404 (`/metricsfoo` and `/metrics/x` do not match `/metrics`);
-//   3. method: anything but GET and HEAD -> 405 with `Allow: GET, HEAD` (methods civetweb does not
-//      know, TRACE among them, get civetweb's own 400 before this layer sees them);
-//   4. the route's handler. HEAD runs the handler like GET and sends its headers without the body. A handler
-//      that throws, or returns an invalid status or header, gives 500; the failure is counted
-//      (handler_errors()) and logged through leakwatch's logger at most once a minute.
+//   1. path: the route with exactly this path, else the prefix route with the longest path P such that the
+//      request's path starts with P + "/"; none -> 404 (`/metricsfoo` and `/metrics/x` do not match an
+//      exact `/metrics`);
+//   2. auth (when a check is configured and the route does not authenticate by itself): missing or wrong
+//      credentials -> 401 with `WWW-Authenticate: Basic realm="<realm>"`, for every path, unknown ones
+//      included (so an unauthenticated client cannot tell which paths exist);
+//   3. method: one the route does not allow -> 405 with `Allow:` listing the route's methods (methods
+//      civetweb does not know, TRACE among them, get civetweb's own 400 before this layer sees them);
+//   4. the route's handler. HEAD is allowed wherever GET is, runs the handler like GET and sends the headers
+//      without the body. A request body (POST) is not read; civetweb discards it. A handler that throws, or
+//      returns an invalid status or header, gives 500; the failure is counted (handler_errors()) and logged
+//      through leakwatch's logger at most once a minute.
 // No exception ever reaches civetweb. Responses of at least 1 KiB with status 2xx are gzip-compressed when
 // the client sends `Accept-Encoding: gzip` (unless disabled or the handler set its own Content-Encoding).
 //
@@ -39,7 +43,7 @@
 namespace leakwatch::exporters {
 
 struct HttpRequest {
-  std::string method;        // "GET" or "HEAD" (other methods never reach a handler)
+  std::string method;        // one of the route's methods, or "HEAD" for a GET route
   std::string path;          // URL-decoded, without the query string, e.g. "/metrics"
   std::string query_string;  // as sent, without the '?'; empty when there is none
   std::vector<std::pair<std::string, std::string>> headers;  // as received, names as sent
@@ -56,14 +60,35 @@ struct HttpResponse {
   // Content-Length, Date, Connection and Transfer-Encoding belong to the server. A Content-Encoding set here
   // turns the server's compression off for this response. A response breaking these rules is sent as a 500.
   std::vector<std::pair<std::string, std::string>> headers;
+  // When set, the body is the first `bytes` bytes of this open file instead of `body` (which must then be
+  // empty): sent in 64 KiB pieces, never compressed, so a large file costs the host no large buffer. The
+  // server closes the fd (through the last copy of the pointer).
+  struct File {
+    int fd = -1;
+    uint64_t bytes = 0;
+    File(int fd_in, uint64_t bytes_in) : fd(fd_in), bytes(bytes_in) {}
+    ~File();
+    File(const File&) = delete;
+    File& operator=(const File&) = delete;
+  };
+  std::shared_ptr<File> file;
 };
 
 // Produces the response to one request. May throw: the server answers 500 and counts the failure.
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 
 struct HttpRoute {
-  std::string path;  // exact path; see ValidateRoutePath()
+  std::string path;  // see ValidateRoutePath()
   HttpHandler handler;
+  // The methods the handler answers ("GET", "POST", ...); HEAD is allowed wherever GET is.
+  std::vector<std::string> methods = {"GET"};
+  // Also serves every path below `path` ("/a/b" serves "/a/b/c" and "/a/b/c/d"); the handler reads the rest
+  // from HttpRequest::path. Paths are decoded and cleaned of dot segments by civetweb before matching, but a
+  // handler serving files must still check what it opens.
+  bool prefix = false;
+  // The handler authenticates requests itself (e.g. with a bearer token): the server's basic auth is not
+  // applied to this route.
+  bool own_auth = false;
 };
 
 // Checks HTTP basic-auth credentials; true lets the request through. Called on worker threads, concurrently;

@@ -137,6 +137,11 @@ Result<std::unique_ptr<PrometheusExporter>> PrometheusExporter::Start(const Opti
       routes.push_back(ExtraHttpRoute(route));
       paths.push_back(route.path);
     }
+    for (const auto& route : options.routes) {
+      routes.push_back(route);
+      const bool get = std::find(route.methods.begin(), route.methods.end(), "GET") != route.methods.end();
+      if (get) paths.push_back(route.path);
+    }
     if (std::find(paths.begin(), paths.end(), kIndexPath) == paths.end()) routes.push_back(IndexRoute(paths));
 
     auto server = HttpServer::Start(server_options, std::move(routes));

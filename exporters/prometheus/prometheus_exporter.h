@@ -4,8 +4,8 @@
 // landing page at "/" that links to them. An adapter over the core: it reads snapshots through a
 // SnapshotProvider and nothing else (no files, no metric objects). This header exposes no prometheus-cpp or
 // civetweb type. Served by leakwatch's HttpServer (exporters/http/http_server.h): exact paths (`/metricsfoo`
-// is a 404), GET and HEAD only (405 otherwise), basic auth on every route when a web config is given,
-// gzip for clients that accept it.
+// is a 404), GET and HEAD only on its own routes (405 otherwise), basic auth on every route when a web
+// config is given (except routes that authenticate by themselves), gzip for clients that accept it.
 //
 // Thread-safety: Start() and the destructor may be called from any thread but not concurrently on the same
 // exporter; port() and the counters are safe from any thread. Requests run on the exporter's own worker
@@ -17,11 +17,13 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "exporters/http/http_server.h"
 #include "leakwatch/bundles.h"
 #include "leakwatch/result.h"
 #include "leakwatch/rules.h"
@@ -39,6 +41,8 @@ struct RulesView {
   std::shared_ptr<const RulesStatus> rules;  // null before the first evaluation
   ConfigStatus config;
   std::optional<BundleStats> bundles;  // the bundle worker's counters
+  // Answers of the operator endpoints by (endpoint, HTTP status), for leakwatch_debug_requests_total.
+  std::map<std::pair<std::string, int>, uint64_t> debug_requests{};
 };
 // Called on every scrape from the exporter's worker threads; must be cheap and thread-safe.
 using RulesProvider = std::function<RulesView()>;
@@ -64,6 +68,9 @@ struct PrometheusExporterOptions {
     std::function<std::string()> body;
   };
   std::vector<ExtraRoute> extra_routes;
+  // Routes with their own handlers, methods and authentication (e.g. the operator endpoints of
+  // exporters/debug), served as given; GET routes are linked from "/".
+  std::vector<HttpRoute> routes;
   // Optional: the rules' state, rendered with the snapshot on the metrics path.
   RulesProvider rules_provider;
   // "/" serves an HTML page linking to metrics_path and every extra route, unless one of them is "/".

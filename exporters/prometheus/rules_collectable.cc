@@ -134,6 +134,20 @@ std::vector<MetricFamily> RulesCollectable::Collect() const {
       out.push_back(std::move(suppressed));
       out.push_back(std::move(bytes));
       out.push_back(std::move(count));
+      if (b.egress_configured) {
+        auto egress =
+            Family("leakwatch_bundle_egress_total",
+                   "Runs of the bundle egress command by result: success, failure (non-zero exit, a "
+                   "signal or not startable), timeout, cancelled (the agent stopped), dropped (the "
+                   "queue of 4 was full).",
+                   MetricType::Counter);
+        for (const char* result : {"cancelled", "dropped", "failure", "success", "timeout"}) {
+          const auto it = b.egress_total.find(result);
+          Add(egress, {{"result", result}},
+              it == b.egress_total.end() ? 0.0 : static_cast<double>(it->second));
+        }
+        out.push_back(std::move(egress));
+      }
       if (b.written_total > 0) {
         auto last = Family("leakwatch_bundle_last_timestamp_seconds",
                            "Unix time the last bundle was completed.", MetricType::Gauge);
@@ -144,6 +158,18 @@ std::vector<MetricFamily> RulesCollectable::Collect() const {
         out.push_back(std::move(last));
         out.push_back(std::move(duration));
       }
+    }
+    if (!view.debug_requests.empty()) {
+      auto requests =
+          Family("leakwatch_debug_requests_total",
+                 "Answers of the operator endpoints (/debug/leakwatch/*) by endpoint and HTTP status "
+                 "code: 401 is a missing or wrong token, 403 endpoints disabled, 429 rate-limited.",
+                 MetricType::Counter);
+      for (const auto& [key, n] : view.debug_requests) {
+        Add(requests, {{"endpoint", key.first}, {"code", std::to_string(key.second)}},
+            static_cast<double>(n));
+      }
+      out.push_back(std::move(requests));
     }
     if (!view.config.file.empty()) {
       auto ok = Family("leakwatch_config_last_reload_successful",

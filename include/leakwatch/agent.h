@@ -41,6 +41,14 @@ struct HttpOptions {
   // Optional Prometheus exporter-toolkit web config (web.yml) with `basic_auth_users` (bcrypt hashes). TLS is
   // not supported in-process: terminate TLS in a proxy (docs/SECURITY.md).
   std::string web_config_file;
+  // The bearer token of the operator endpoints (POST /debug/leakwatch/capture, GET /debug/leakwatch/incidents
+  // and the bundle files below it; docs/BUNDLES.md). They answer 403 while no token is set. A token is 16 to
+  // 4096 printable ASCII characters without spaces. `debug_token_file` names a file holding it (one line; the
+  // config key http.debug_token_file and LEAKWATCH_DEBUG_TOKEN_FILE set this), read once by Agent::Create;
+  // `debug_token` is for programs that hold the secret themselves (the file wins when both are set). These
+  // routes are not behind the web config's basic auth: the token is their authentication.
+  std::string debug_token_file;
+  std::string debug_token;
 };
 
 struct LogOptions {

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 namespace leakwatch {
 
@@ -34,6 +35,16 @@ struct BundleOptions {
   // Opt-in: a signal (e.g. SIGUSR2) that asks for a bundle (taken on the next tick; the handler only sets a
   // flag and chains to the handler installed before it). 0: none.
   int capture_signal = 0;
+
+  // Optional egress: a program run after each bundle completes, with the bundle's path as its last argument
+  // (and in LEAKWATCH_BUNDLE), to ship it off the machine with the operator's own tool, e.g.
+  // {"/usr/local/bin/ship-bundle", "--bucket", "incidents"}. argv[0] is an absolute path (no PATH search). It
+  // runs on a thread of its own (a slow upload never delays the next bundle), without fork() (posix_spawn),
+  // in a process group of its own with an empty signal mask, stdin from /dev/null and no fd of the host.
+  // After `egress_timeout` its group gets SIGTERM, then SIGKILL 2 s later. Its output is logged (bounded) and
+  // every outcome counted; a failure is never fatal. Empty: none.
+  std::vector<std::string> egress_command;
+  std::chrono::milliseconds egress_timeout{std::chrono::minutes(5)};
 };
 
 // What the bundle worker has done since the agent started.
@@ -48,6 +59,10 @@ struct BundleStats {
   std::chrono::nanoseconds last_duration{0};
   std::string last_path;
   std::string last_error;  // of the last failure
+  // Egress runs by result: "success" (exit 0), "failure" (non-zero exit, a signal, or not startable),
+  // "timeout", "cancelled" (the agent stopped), "dropped" (4 were already waiting).
+  bool egress_configured = false;
+  std::map<std::string, uint64_t> egress_total;
 };
 
 }  // namespace leakwatch

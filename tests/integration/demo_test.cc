@@ -19,6 +19,7 @@
 
 #include "tests/integration/demo_harness.h"
 #include "tests/integration/proc_probe.h"
+#include "tests/integration/scoped_cgroup.h"
 
 namespace leakwatch::integration {
 namespace {
@@ -262,45 +263,17 @@ TEST(DemoCgroupMetrics, EqualTheFilesOfTheChildsMemoryCgroup) {
   ExpectCgroupMetricsMatchFiles(demo, *cg);
 }
 
-// A cgroup v1 memory cgroup created for one test, removed (after its processes died) when the guard dies.
-class ScopedV1MemoryCgroup {
- public:
-  static Result<std::unique_ptr<ScopedV1MemoryCgroup>> Create(const std::string& dir) {
-    if (mkdir(dir.c_str(), 0755) != 0) return Error{"mkdir " + dir + ": " + std::strerror(errno)};
-    return std::unique_ptr<ScopedV1MemoryCgroup>(new ScopedV1MemoryCgroup(dir));
-  }
-  ~ScopedV1MemoryCgroup() {
-    // rmdir fails with EBUSY while a task is still being torn down: retry for a bounded time.
-    WaitUntil([&] { return rmdir(dir_.c_str()) == 0 || errno == ENOENT; }, seconds(5));
-  }
-  const std::string& dir() const { return dir_; }
-
- private:
-  explicit ScopedV1MemoryCgroup(std::string dir) : dir_(std::move(dir)) {}
-  std::string dir_;
-};
-
 TEST(DemoCgroupMetrics, LimitOfADedicatedV1MemoryCgroupIsExact) {
-  if (geteuid() != 0) GTEST_SKIP() << "needs root to create a memory cgroup";
-  const auto own = FindMemoryCgroup(getpid());
-  if (!own || own->version != 1 || own->dir.rfind("/sys/fs/cgroup/memory", 0) != 0) {
-    GTEST_SKIP() << "needs a cgroup v1 memory hierarchy mounted at /sys/fs/cgroup/memory (found: "
-                 << (own ? "v" + std::to_string(own->version) + " at " + own->dir : std::string("none"))
-                 << ")";
-  }
-  // Created inside the test's own memory cgroup, so the limits of whatever runs the tests still apply.
-  const std::string dir = own->dir + "/leakwatch-it-" + std::to_string(getpid());
-  auto cgroup = ScopedV1MemoryCgroup::Create(dir);
+  if (const auto why = ScopedV1MemoryCgroup::Unavailable()) GTEST_SKIP() << *why;
+  auto cgroup = ScopedV1MemoryCgroup::Create("leakwatch-it-" + std::to_string(getpid()));
   if (!cgroup) GTEST_SKIP() << "cannot create a memory cgroup: " << cgroup.error().message;
-  {
-    std::ofstream limit(dir + "/memory.limit_in_bytes");
-    limit << 268435456 << std::flush;
-    ASSERT_TRUE(limit.good()) << "cannot write " << dir << "/memory.limit_in_bytes";
-  }
+  const std::string dir = (*cgroup)->dir();
+  ASSERT_TRUE((*cgroup)->Write("memory.limit_in_bytes", "268435456"))
+      << "cannot write " << dir << "/memory.limit_in_bytes";
   {
     // Declared after the cgroup guard: the child is killed and reaped before the cgroup is removed.
     DemoOptions options;
-    options.cgroup_procs = dir + "/cgroup.procs";
+    options.cgroup_procs = (*cgroup)->procs();
     ASSERT_OK_AND_ASSIGN(demo, StartDemo(options));
     const auto cg = FindMemoryCgroup(demo.pid);
     ASSERT_TRUE(cg);

@@ -144,28 +144,30 @@ Result<HttpResponse> HttpGet(int port, std::string_view path, const HttpGetOptio
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));
   if (port < 0 || port > 65535 || ::inet_pton(AF_INET, options.host.c_str(), &addr.sin_addr) != 1) {
-    return Error{"GET " + url + ": bad host or port"};
+    return Error{options.method + " " + url + ": bad host or port"};
   }
   Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (fd.get() < 0) return Error{Errno("GET " + url + ": socket", errno)};
+  if (fd.get() < 0) return Error{Errno(options.method + " " + url + ": socket", errno)};
 
   if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
-    if (errno != EINPROGRESS) return Error{Errno("GET " + url + ": connect", errno)};
-    if (!WaitFor(fd.get(), POLLOUT, deadline)) return Error{"GET " + url + ": connect timed out"};
+    if (errno != EINPROGRESS) return Error{Errno(options.method + " " + url + ": connect", errno)};
+    if (!WaitFor(fd.get(), POLLOUT, deadline))
+      return Error{options.method + " " + url + ": connect timed out"};
     int err = 0;
     socklen_t len = sizeof err;
     ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len);
-    if (err != 0) return Error{Errno("GET " + url + ": connect", err)};
+    if (err != 0) return Error{Errno(options.method + " " + url + ": connect", err)};
   }
 
-  std::string request = "GET " + std::string(path) + " HTTP/1.1\r\nHost: " + options.host + ":" +
-                        std::to_string(port) +
+  std::string request = options.method + " " + std::string(path) + " HTTP/1.1\r\nHost: " + options.host +
+                        ":" + std::to_string(port) +
                         "\r\nUser-Agent: leakwatch-test\r\nAccept: */*\r\nConnection: close\r\n";
   if (options.basic_auth) {
     request += "Authorization: Basic " +
                Base64Encode(options.basic_auth->user + ":" + options.basic_auth->password) + "\r\n";
   }
   for (const auto& [k, v] : options.extra_headers) request += k + ": " + v + "\r\n";
+  if (options.method == "POST" || options.method == "PUT") request += "Content-Length: 0\r\n";
   request += "\r\n";
 
   for (size_t sent = 0; sent < request.size();) {
@@ -173,9 +175,10 @@ Result<HttpResponse> HttpGet(int port, std::string_view path, const HttpGetOptio
     if (n > 0) {
       sent += static_cast<size_t>(n);
     } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-      if (!WaitFor(fd.get(), POLLOUT, deadline)) return Error{"GET " + url + ": sending timed out"};
+      if (!WaitFor(fd.get(), POLLOUT, deadline))
+        return Error{options.method + " " + url + ": sending timed out"};
     } else {
-      return Error{Errno("GET " + url + ": send", errno)};
+      return Error{Errno(options.method + " " + url + ": send", errno)};
     }
   }
 
@@ -195,7 +198,8 @@ Result<HttpResponse> HttpGet(int port, std::string_view path, const HttpGetOptio
         const size_t first_eol = head.find("\r\n");
         const std::string_view status_line = head.substr(0, first_eol);
         if (status_line.rfind("HTTP/1.", 0) != 0 || status_line.size() < 12) {
-          return Error{"GET " + url + ": malformed status line \"" + std::string(status_line) + "\""};
+          return Error{options.method + " " + url + ": malformed status line \"" + std::string(status_line) +
+                       "\""};
         }
         response.status = std::atoi(std::string(status_line.substr(9, 3)).c_str());
         response.reason = std::string(Trim(status_line.size() > 13 ? status_line.substr(13) : ""));
@@ -224,7 +228,7 @@ Result<HttpResponse> HttpGet(int port, std::string_view path, const HttpGetOptio
           response.body = std::move(*decoded);
           return response;
         }
-        if (malformed) return Error{"GET " + url + ": malformed chunked body"};
+        if (malformed) return Error{options.method + " " + url + ": malformed chunked body"};
       } else if (content_length && body.size() >= *content_length) {
         response.body = std::string(body.substr(0, *content_length));
         return response;
@@ -234,12 +238,13 @@ Result<HttpResponse> HttpGet(int port, std::string_view path, const HttpGetOptio
       }
     }
     if (eof) {
-      return Error{"GET " + url + ": connection closed before the response was complete (" +
+      return Error{options.method + " " + url + ": connection closed before the response was complete (" +
                    std::to_string(raw.size()) + " bytes received)"};
     }
     if (!WaitFor(fd.get(), POLLIN, deadline)) {
-      return Error{"GET " + url + ": timed out after " + std::to_string(options.timeout.count()) + " ms (" +
-                   std::to_string(raw.size()) + " bytes received)"};
+      return Error{options.method + " " + url + ": timed out after " +
+                   std::to_string(options.timeout.count()) + " ms (" + std::to_string(raw.size()) +
+                   " bytes received)"};
     }
     const ssize_t n = ::recv(fd.get(), buf, sizeof buf, 0);
     if (n > 0) {
@@ -247,7 +252,7 @@ Result<HttpResponse> HttpGet(int port, std::string_view path, const HttpGetOptio
     } else if (n == 0) {
       eof = true;
     } else if (errno != EAGAIN && errno != EINTR) {
-      return Error{Errno("GET " + url + ": recv", errno)};
+      return Error{Errno(options.method + " " + url + ": recv", errno)};
     }
   }
 }

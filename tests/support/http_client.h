@@ -33,13 +33,14 @@ struct BasicAuth {
 };
 
 struct HttpGetOptions {
+  std::string method = "GET";               // any method; a POST or PUT is sent with an empty body
   std::string host = "127.0.0.1";           // IPv4 literal
   std::chrono::milliseconds timeout{5000};  // whole exchange: connect, send, receive
   std::optional<BasicAuth> basic_auth;      // adds "Authorization: Basic base64(user:password)"
   std::vector<std::pair<std::string, std::string>> extra_headers;
 };
 
-// GET http://<host>:<port><path>. Errors (connect refused, timeout, malformed response) name the URL and
+// <method> http://<host>:<port><path>. Errors (connect refused, timeout, malformed response) name the URL and
 // cause; any HTTP status, 4xx/5xx included, is a successful result.
 Result<HttpResponse> HttpGet(int port, std::string_view path, const HttpGetOptions& options = {});
 

@@ -63,6 +63,87 @@ TEST(AgentBundles, ARuleWithTheBundleActionAndCaptureBothWriteBundles) {
   EXPECT_NE(after.error().message.find("stopping"), std::string::npos) << after.error().message;
 }
 
+AgentOptions EgressOptions(const test_support::TempTree& tree, std::vector<std::string> command) {
+  AgentOptions o;
+  o.http.listen = "off";
+  o.log.sink = "off";
+  o.use_environment = false;
+  o.period = 100ms;
+  o.bundle.dir = tree.Path("bundles");
+  o.bundle.min_free_disk_bytes = 0;
+  o.bundle.egress_command = std::move(command);
+  o.bundle.egress_timeout = 1s;
+  o.rules.defaults = false;
+  return o;
+}
+
+uint64_t EgressCount(const Agent& agent, const std::string& result) {
+  const auto stats = agent.bundle_stats();
+  const auto it = stats.egress_total.find(result);
+  return it == stats.egress_total.end() ? 0 : it->second;
+}
+
+TEST(AgentBundles, TheEgressCommandGetsEachCompletedBundle) {
+  test_support::TempTree tree;
+  const std::string shipped = tree.Path("shipped.txt");
+  auto agent = Agent::Create(EgressOptions(tree, {"/bin/sh", "-c",
+                                                  "echo \"$1 $LEAKWATCH_BUNDLE\" >> " + shipped, "ship"}))
+                   .value();
+  ASSERT_TRUE(agent->start().ok());
+  const auto path = agent->capture("egress test");
+  ASSERT_TRUE(path.ok()) << path.error().message;
+  for (int i = 0; i < 500 && EgressCount(*agent, "success") == 0; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(EgressCount(*agent, "success"), 1u);
+  EXPECT_EQ(tree.ReadText("shipped.txt"), *path + " " + *path + "\n");
+  EXPECT_TRUE(agent->bundle_stats().egress_configured);
+}
+
+TEST(AgentBundles, AFailingOrHangingEgressIsCountedAndDelaysNoBundle) {
+  test_support::TempTree tree;
+  {
+    auto agent =
+        Agent::Create(EgressOptions(tree, {"/bin/sh", "-c", "echo upload failed >&2; exit 3"})).value();
+    ASSERT_TRUE(agent->start().ok());
+    ASSERT_TRUE(agent->capture("fails").ok());
+    for (int i = 0; i < 500 && EgressCount(*agent, "failure") == 0; ++i) std::this_thread::sleep_for(10ms);
+    EXPECT_EQ(EgressCount(*agent, "failure"), 1u);
+  }
+  {
+    auto agent = Agent::Create(EgressOptions(tree, {"/bin/sh", "-c", "trap '' TERM; sleep 30"})).value();
+    ASSERT_TRUE(agent->start().ok());
+    ASSERT_TRUE(agent->capture("first").ok());
+    // The egress of the first bundle hangs; the second bundle is written at once all the same.
+    const auto before = std::chrono::steady_clock::now();
+    ASSERT_TRUE(agent->capture("second", 5s).ok());
+    EXPECT_LT(std::chrono::steady_clock::now() - before, 1s);
+    for (int i = 0; i < 500 && EgressCount(*agent, "timeout") == 0; ++i) std::this_thread::sleep_for(10ms);
+    EXPECT_GE(EgressCount(*agent, "timeout"), 1u);  // 1 s timeout, SIGKILL 2 s later
+    // The second egress is running now: stop() cancels it instead of waiting for its timeout.
+    const auto stopping = std::chrono::steady_clock::now();
+    agent->stop();
+    EXPECT_LT(std::chrono::steady_clock::now() - stopping, 2s);
+    EXPECT_EQ(EgressCount(*agent, "cancelled") + EgressCount(*agent, "timeout"), 2u);
+  }
+  {
+    auto agent = Agent::Create(EgressOptions(tree, {"/nonexistent/ship-bundle"})).value();
+    ASSERT_TRUE(agent->start().ok());
+    ASSERT_TRUE(agent->capture("missing").ok());
+    for (int i = 0; i < 500 && EgressCount(*agent, "failure") == 0; ++i) std::this_thread::sleep_for(10ms);
+    EXPECT_EQ(EgressCount(*agent, "failure"), 1u);
+    EXPECT_EQ(agent->bundle_stats().written_total, 1u);
+  }
+}
+
+TEST(AgentBundles, AnInvalidEgressCommandStopsCreate) {
+  test_support::TempTree tree;
+  auto relative = Agent::Create(EgressOptions(tree, {"ship-bundle"}));
+  ASSERT_FALSE(relative.ok());
+  EXPECT_NE(
+      relative.error().message.find("bundle.egress.command[0]: \"ship-bundle\" is not an absolute path"),
+      std::string::npos)
+      << relative.error().message;
+}
+
 std::atomic<int> g_previous_handler_calls{0};
 void PreviousHandler(int) { g_previous_handler_calls.fetch_add(1); }
 

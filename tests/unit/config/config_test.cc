@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <map>
 
@@ -389,9 +390,9 @@ TEST(ApplyRulesConfigText, DisablingADefaultByNameCompiles) {
   const auto compiled = CompileRules(o, KnownActionNames());
   ASSERT_TRUE(compiled.ok()) << compiled.error().message;
   ASSERT_EQ(compiled->rules.size(), DefaultRules().size());
-  EXPECT_EQ(compiled->rules[2]->name, "memory_growth");
-  EXPECT_FALSE(compiled->rules[2]->enabled);
-  EXPECT_EQ(compiled->rules[2]->origin, "r.yml:2:5");
+  EXPECT_EQ(compiled->rules[3]->name, "memory_growth");
+  EXPECT_FALSE(compiled->rules[3]->enabled);
+  EXPECT_EQ(compiled->rules[3]->origin, "r.yml:2:5");
 }
 
 TEST(ApplyRulesConfigText, EachBadValueNamesPositionPathRuleValueAndExample) {
@@ -662,13 +663,80 @@ TEST(ResolveConfig, EnvironmentOverridesTheFileAndTheFileOverridesTheProgram) {
     if (it == env.end()) return std::nullopt;
     return it->second;
   };
-  const auto resolved =
-      ResolveConfig(program, lookup, std::string("period: 2s\nhttp:\n  listen: 127.0.0.1:3\n"), KnownActionNames());
+  const auto resolved = ResolveConfig(
+      program, lookup, std::string("period: 2s\nhttp:\n  listen: 127.0.0.1:3\n"), KnownActionNames());
   ASSERT_TRUE(resolved.ok()) << resolved.error().message;
   EXPECT_EQ(resolved->options.config_file, "from-env.yml");
   EXPECT_EQ(resolved->options.period, std::chrono::seconds(2));
   EXPECT_EQ(resolved->options.http.listen, "127.0.0.1:2");
   EXPECT_EQ(resolved->rules.rules.size(), DefaultRules().size());
+}
+
+TEST(ApplyConfigText, BundleEgressCommandAndTimeout) {
+  AgentOptions o;
+  ASSERT_TRUE(ApplyConfigText("bundle:\n  egress:\n    command: [/usr/local/bin/ship, --bucket, x]\n"
+                              "    timeout: 30s\n",
+                              "e.yml", &o)
+                  .ok());
+  EXPECT_EQ(o.bundle.egress_command, (std::vector<std::string>{"/usr/local/bin/ship", "--bucket", "x"}));
+  EXPECT_EQ(o.bundle.egress_timeout, 30s);
+  EXPECT_TRUE(ValidateOptions(o).ok());
+
+  const auto bad = ApplyConfigText("bundle:\n  egress:\n    command: ship\n    timeuot: 1s\n", "e.yml", &o);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.error().message,
+              ::testing::HasSubstr("e.yml:3:14: bundle.egress.command: expected a list"));
+  EXPECT_THAT(bad.error().message, ::testing::HasSubstr("e.yml:4:5: bundle.egress.timeuot: unknown key"));
+  o.bundle.egress_command = {"ship"};
+  o.bundle.egress_timeout = 2h;
+  const auto invalid = ValidateOptions(o);
+  ASSERT_FALSE(invalid.ok());
+  EXPECT_THAT(invalid.error().message,
+              ::testing::HasSubstr("bundle.egress.command[0]: \"ship\" is not an absolute path"));
+  EXPECT_THAT(invalid.error().message,
+              ::testing::HasSubstr("bundle.egress.timeout: 7200000ms is outside 1s .. 1h"));
+}
+
+TEST(ResolveConfig, TheDebugTokenComesFromTheFileTheConfigOrTheEnvironmentNames) {
+  char dir_template[] = "/tmp/leakwatch-token-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir_template), nullptr);
+  const std::string dir = dir_template;
+  const auto write = [&](const std::string& name, const std::string& text) {
+    std::ofstream(dir + "/" + name) << text;
+    return dir + "/" + name;
+  };
+  const std::string good = write("good", "0123456789abcdef0123\n");
+  const std::string from_env = write("env", "fedcba9876543210fedc");
+  AgentOptions program;
+  program.config_file = "lw.yml";  // its text is given below
+  auto resolved =
+      ResolveConfig(program, kNoEnv, "http:\n  debug_token_file: " + good + "\n", KnownActionNames());
+  ASSERT_TRUE(resolved.ok()) << resolved.error().message;
+  EXPECT_EQ(resolved->options.http.debug_token, "0123456789abcdef0123");
+
+  const EnvLookup env = [&](const char* n) -> std::optional<std::string> {
+    if (std::string(n) == "LEAKWATCH_DEBUG_TOKEN_FILE") return from_env;
+    return std::nullopt;
+  };
+  resolved = ResolveConfig(program, env, "http:\n  debug_token_file: " + good + "\n", KnownActionNames());
+  ASSERT_TRUE(resolved.ok()) << resolved.error().message;
+  EXPECT_EQ(resolved->options.http.debug_token, "fedcba9876543210fedc");
+  // A reload sees the variable as it was captured at start-up.
+  EXPECT_EQ(CaptureEnvironment(env)("LEAKWATCH_DEBUG_TOKEN_FILE"), from_env);
+
+  const std::string two_lines = write("two-lines", "0123456789abcdef\nsecond\n");
+  resolved =
+      ResolveConfig(program, kNoEnv, "http:\n  debug_token_file: " + two_lines + "\n", KnownActionNames());
+  ASSERT_FALSE(resolved.ok());
+  EXPECT_THAT(resolved.error().message,
+              ::testing::HasSubstr("http.debug_token_file: \"" + two_lines +
+                                   "\": the token's character 17 is not printable ASCII"));
+  program.config_file.clear();
+  program.http.debug_token = "short";
+  resolved = ResolveConfig(program, kNoEnv, std::nullopt, KnownActionNames());
+  ASSERT_FALSE(resolved.ok());
+  EXPECT_THAT(resolved.error().message, ::testing::HasSubstr("http.debug_token: the token has 5 characters"));
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -1,10 +1,14 @@
 // Integration tests of the HTTP layer: a real HttpServer on 127.0.0.1 port 0, spoken to over TCP.
 #include "exporters/http/http_server.h"
 
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <mutex>
 #include <stdexcept>
 
@@ -282,6 +286,13 @@ TEST(HttpServerTest, StartRejectsBadRoutesAndOptionsWithoutThrowing) {
   EXPECT_EQ(error(o, {TextRoute("/status", ""), TextRoute("/status", "")}),
             "route path \"/status\" is registered twice");
   EXPECT_EQ(error(o, {HttpRoute{"/status", nullptr}}), "route \"/status\" has no handler");
+  HttpRoute no_method = TextRoute("/status", "");
+  no_method.methods.clear();
+  EXPECT_EQ(error(o, {no_method}), "route \"/status\" allows no method");
+  HttpRoute odd_method = TextRoute("/status", "");
+  odd_method.methods = {"PATCH"};
+  EXPECT_EQ(error(o, {odd_method}),
+            "route \"/status\" method \"PATCH\" is not one of GET, POST, PUT, DELETE");
   auto bad = o;
   bad.num_threads = 65;
   EXPECT_THAT(error(bad, {}), HasSubstr("num_threads 65"));
@@ -297,6 +308,129 @@ TEST(HttpServerTest, StartRejectsBadRoutesAndOptionsWithoutThrowing) {
   bad = o;
   bad.listen = "nohost";
   EXPECT_THAT(error(bad, {}), HasSubstr("host:port"));
+}
+
+TEST(HttpServerTest, RoutesAllowTheirOwnMethods) {
+  std::atomic<int> posts{0};
+  HttpRoute post{"/capture", [&posts](const HttpRequest& request) {
+                   HttpResponse r;
+                   r.status = 202;
+                   r.body = request.method;
+                   ++posts;
+                   return r;
+                 }};
+  post.methods = {"POST"};
+  auto server = StartOrDie(LoopbackOptions(), {post, TextRoute("/status", "s")});
+  HttpGetOptions as_post;
+  as_post.method = "POST";
+  auto r = HttpGet(server->port(), "/capture", as_post);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->status, 202);
+  EXPECT_EQ(r->body, "POST");
+  // A body sent with the POST is not read by the handler and does not break the connection handling.
+  auto with_body =
+      RawHttpExchange(server->port(), RequestText("POST", "/capture", "Content-Length: 5\r\n") + "hello");
+  EXPECT_EQ(with_body.status, 202);
+  for (const char* method : {"GET", "HEAD", "PUT"}) {
+    auto wrong = RawHttpExchange(server->port(), RequestText(method, "/capture"));
+    EXPECT_EQ(wrong.status, 405) << method;
+    EXPECT_EQ(wrong.header("Allow").value_or(""), "POST") << method;
+  }
+  EXPECT_EQ(posts.load(), 2);
+  auto get_post = RawHttpExchange(server->port(), RequestText("POST", "/status"));
+  EXPECT_EQ(get_post.header("Allow").value_or(""), "GET, HEAD");
+}
+
+TEST(HttpServerTest, PrefixRoutesServeTheirSubtreeOnly) {
+  std::mutex mu;
+  std::vector<std::string> paths;
+  HttpRoute files{"/files", [&](const HttpRequest& request) {
+                    std::lock_guard lock(mu);
+                    paths.push_back(request.path);
+                    HttpResponse r;
+                    r.body = request.path;
+                    return r;
+                  }};
+  files.prefix = true;
+  auto server = StartOrDie(LoopbackOptions(), {files, TextRoute("/files/exact", "exact")});
+  for (const auto& [path, body] : {std::pair{"/files", "/files"},
+                                   {"/files/a", "/files/a"},
+                                   {"/files/a/b.txt", "/files/a/b.txt"},
+                                   {"/files/exact", "exact"}}) {
+    auto r = HttpGet(server->port(), path);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_EQ(r->status, 200) << path;
+    EXPECT_EQ(r->body, body) << path;
+  }
+  for (const char* path : {"/filesx", "/file", "/other/files/a"}) {
+    auto r = HttpGet(server->port(), path);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_EQ(r->status, 404) << path;
+  }
+  // Dot segments are resolved before matching: this leaves the subtree and matches nothing.
+  auto escaped = RawHttpExchange(server->port(), RequestText("GET", "/files/../secret"));
+  EXPECT_EQ(escaped.status, 404);
+  auto encoded = RawHttpExchange(server->port(), RequestText("GET", "/files/%2e%2e/secret"));
+  EXPECT_NE(encoded.status, 200);
+  std::lock_guard lock(mu);
+  for (const auto& p : paths) EXPECT_EQ(p.rfind("/files", 0), 0u) << p;
+}
+
+TEST(HttpServerTest, RoutesWithTheirOwnAuthSkipBasicAuth) {
+  auto options = LoopbackOptions();
+  options.basic_auth = [](std::string_view user, std::string_view password) {
+    return user == "prometheus" && password == "s3cret";
+  };
+  HttpRoute own = TextRoute("/debug", "own");
+  own.own_auth = true;
+  auto server = StartOrDie(options, {own, TextRoute("/metrics", "m")});
+  HttpGetOptions bearer;
+  bearer.extra_headers = {{"Authorization", "Bearer abc"}};
+  auto r = HttpGet(server->port(), "/debug", bearer);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->status, 200);  // the handler decides
+  auto metrics = HttpGet(server->port(), "/metrics", bearer);
+  ASSERT_TRUE(metrics.ok()) << metrics.error().message;
+  EXPECT_EQ(metrics->status, 401);
+}
+
+TEST(HttpServerTest, StreamsAFileBody) {
+  char path[] = "/tmp/leakwatch-http-file-XXXXXX";
+  const int fd = ::mkstemp(path);
+  ASSERT_GE(fd, 0);
+  std::string content;
+  for (int i = 0; i < 50'000; ++i) content += std::to_string(i) + "\n";  // ~290 KB: several 64 KiB pieces
+  ASSERT_EQ(::write(fd, content.data(), content.size()), static_cast<ssize_t>(content.size()));
+  ::close(fd);
+  auto server = StartOrDie(LoopbackOptions(), {HttpRoute{"/file", [&path](const HttpRequest&) {
+                                                           HttpResponse r;
+                                                           const int in = ::open(path, O_RDONLY | O_CLOEXEC);
+                                                           struct stat st {};
+                                                           ::fstat(in, &st);
+                                                           r.file = std::make_shared<HttpResponse::File>(
+                                                               in, static_cast<uint64_t>(st.st_size));
+                                                           r.content_type = "text/plain";
+                                                           return r;
+                                                         }}});
+  HttpGetOptions gz;
+  gz.extra_headers = {{"Accept-Encoding", "gzip"}};
+  auto r = HttpGet(server->port(), "/file", gz);
+  ::unlink(path);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->status, 200);
+  EXPECT_FALSE(r->header("Content-Encoding").has_value());
+  EXPECT_EQ(r->header("Content-Length").value_or(""), std::to_string(content.size()));
+  EXPECT_TRUE(r->body == content) << r->body.size() << " bytes instead of " << content.size();
+  // The server closed the file: no fd of this process still points at it.
+  for (int i = 0; i < 1024; ++i) {
+    char link[64];
+    char target[256];
+    std::snprintf(link, sizeof link, "/proc/self/fd/%d", i);
+    const ssize_t n = ::readlink(link, target, sizeof target - 1);
+    if (n > 0) {
+      EXPECT_NE(std::string(target, static_cast<size_t>(n)).rfind(path, 0), 0u) << "fd " << i;
+    }
+  }
 }
 
 TEST(HttpServerTest, StopIsIdempotentAndThePortStaysReadable) {
