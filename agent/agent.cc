@@ -64,6 +64,7 @@ internal::BundleWriterOptions WriterOptions(const AgentOptions& o) {
   w.max_file_bytes = o.bundle.max_file_bytes;
   w.low_headroom_bytes = o.bundle.low_headroom_bytes;
   w.max_fds = o.bundle.max_fds;
+  w.smaps_rollup = o.smaps_rollup;
   return w;
 }
 

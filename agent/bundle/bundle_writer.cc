@@ -29,6 +29,23 @@ namespace {
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
+// Why /proc/<pid>/smaps_rollup is not read for this bundle, or empty. The kernel walks every page table of
+// the process under its mmap lock to produce it: tens of milliseconds per GiB of RSS during which the host's
+// mmap/munmap/page faults on new mappings wait (measured: up to 313 ms stalls of a thread mapping memory at
+// 4 GiB, docs/PERFORMANCE.md).
+std::string SmapsRollupSkipReason(const BundleWriterOptions& o, const Snapshot* snap) {
+  if (!o.smaps_rollup) return "smaps_rollup is off in the agent's options";
+  const auto rss = snap ? snap->get(Signal::kResidentMemoryBytes) : std::nullopt;
+  if (rss && *rss > static_cast<double>(o.smaps_rollup_max_rss_bytes)) {
+    return "RSS " + std::to_string(static_cast<int64_t>(*rss) >> 20) + " MiB is above " +
+           std::to_string(o.smaps_rollup_max_rss_bytes >> 20) +
+           " MiB: reading smaps_rollup would hold the process's mmap lock while the kernel walks its page "
+           "tables, stalling the host's mmap/munmap; the last slow tick's smaps_rollup figures are in "
+           "snapshot.json";
+  }
+  return {};
+}
+
 json SnapshotJson(const Snapshot& s) {
   json j;
   j["sequence"] = s.sequence;
@@ -180,10 +197,15 @@ Result<BundleResult> WriteBundle(const BundleWriterOptions& o, const BundleTrigg
 
   // Small parts first: the memory picture at this moment.
   const std::string proc_dir = JoinPath(o.proc_root, o.pid);
+  const std::string smaps_skip = SmapsRollupSkipReason(o, snap);
   for (const auto& [source, file] : std::vector<std::pair<std::string, std::string>>{
            {JoinPath(proc_dir, "status"), "proc_status.txt"},
            {JoinPath(proc_dir, "smaps_rollup"), "proc_smaps_rollup.txt"},
            {JoinPath(proc_dir, "limits"), "proc_limits.txt"}}) {
+    if (file == "proc_smaps_rollup.txt" && !smaps_skip.empty()) {
+      b.result().skipped.push_back({file, smaps_skip});
+      continue;
+    }
     b.Part(file, false, {file}, [&](std::vector<BundleFile*>& f) { return CopyInto(source, *f[0]); });
   }
   if (inputs.cgroup.version != 0) {

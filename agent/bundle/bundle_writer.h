@@ -39,7 +39,11 @@ struct BundleWriterOptions {
   uint64_t max_file_bytes = 64ull << 20;      // each file is cut at this size (the manifest says so)
   uint64_t low_headroom_bytes = 64ull << 20;  // below this headroom only the small parts are written
   size_t max_fds = 10000;                     // fds inspected for fds.csv
-  size_t max_threads = 100000;                // threads listed in threads.csv
+  // /proc/<pid>/smaps_rollup is copied only when on and while RSS is at most this: the kernel produces it by
+  // walking every page table under the process's mmap lock (the host's mmap/munmap wait meanwhile).
+  bool smaps_rollup = true;
+  uint64_t smaps_rollup_max_rss_bytes = 1ull << 30;
+  size_t max_threads = 100000;  // threads listed in threads.csv
 };
 
 struct BundleTrigger {

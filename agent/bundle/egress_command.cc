@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -458,9 +459,7 @@ std::string SignalName(int sig) {
 }
 
 std::string Seconds(std::chrono::nanoseconds d) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1fs", std::chrono::duration<double>(d).count());
-  return buf;
+  return fmt::format("{:.1f}s", std::chrono::duration<double>(d).count());
 }
 
 // The last non-blank line of `output`, on one line and at most kMaxDescribedLine bytes.

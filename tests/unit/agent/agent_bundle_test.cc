@@ -134,6 +134,27 @@ TEST(AgentBundles, AFailingOrHangingEgressIsCountedAndDelaysNoBundle) {
   }
 }
 
+TEST(AgentBundles, AnUnusableBundleDirectoryFailsTheBundleNotTheAgent) {
+  test_support::TempTree tree;
+  tree.Write("not-a-directory", "a file where the bundle directory should be\n");
+  AgentOptions o = EgressOptions(tree, {});
+  o.bundle.dir = tree.Path("not-a-directory/bundles");
+  auto agent = Agent::Create(o).value();
+  ASSERT_TRUE(agent->start().ok());
+  const auto path = agent->capture("unusable directory");
+  ASSERT_FALSE(path.ok());
+  EXPECT_NE(path.error().message.find(o.bundle.dir), std::string::npos) << path.error().message;
+  const auto stats = agent->bundle_stats();
+  EXPECT_EQ(stats.failed_total, 1u);
+  EXPECT_EQ(stats.written_total, 0u);
+  EXPECT_NE(stats.last_error.find(o.bundle.dir), std::string::npos) << stats.last_error;
+  // Sampling goes on.
+  const uint64_t before = agent->latest_snapshot()->sequence;
+  for (int i = 0; i < 100 && agent->latest_snapshot()->sequence == before; ++i)
+    std::this_thread::sleep_for(10ms);
+  EXPECT_GT(agent->latest_snapshot()->sequence, before);
+}
+
 TEST(AgentBundles, AnInvalidEgressCommandStopsCreate) {
   test_support::TempTree tree;
   auto relative = Agent::Create(EgressOptions(tree, {"ship-bundle"}));

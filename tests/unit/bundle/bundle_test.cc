@@ -180,6 +180,31 @@ TEST_F(BundleTest, LowHeadroomWritesOnlyTheSmallPartsAndSaysWhy) {
   EXPECT_EQ(m["memory_headroom_bytes"], 8 << 20);
 }
 
+TEST_F(BundleTest, SmapsRollupIsNotReadAboveTheRssBoundOrWhenOff) {
+  // The sample snapshot has 300 MiB of RSS.
+  options_.smaps_rollup_max_rss_bytes = 256ull << 20;
+  auto written = WriteBundle(options_, BundleTrigger{"api", "big", std::nullopt}, Inputs(), Later());
+  ASSERT_TRUE(written.ok()) << written.error().message;
+  EXPECT_FALSE(fs::exists(written->path + "/proc_smaps_rollup.txt"));
+  EXPECT_TRUE(fs::exists(written->path + "/proc_status.txt"));
+  auto m = ReadJson(written->path + "/manifest.json");
+  ASSERT_EQ(m["skipped"].size(), 1u) << m["skipped"].dump();
+  EXPECT_EQ(m["skipped"][0]["part"], "proc_smaps_rollup.txt");
+  EXPECT_THAT(m["skipped"][0]["why"].get<std::string>(), HasSubstr("RSS 300 MiB is above 256 MiB"));
+
+  options_.smaps_rollup_max_rss_bytes = 1ull << 30;
+  written = WriteBundle(options_, BundleTrigger{"api", "small", std::nullopt}, Inputs(), Later());
+  ASSERT_TRUE(written.ok()) << written.error().message;
+  EXPECT_TRUE(fs::exists(written->path + "/proc_smaps_rollup.txt"));
+
+  options_.smaps_rollup = false;
+  written = WriteBundle(options_, BundleTrigger{"api", "off", std::nullopt}, Inputs(), Later());
+  ASSERT_TRUE(written.ok()) << written.error().message;
+  EXPECT_FALSE(fs::exists(written->path + "/proc_smaps_rollup.txt"));
+  m = ReadJson(written->path + "/manifest.json");
+  EXPECT_EQ(m["skipped"][0]["why"], "smaps_rollup is off in the agent's options");
+}
+
 TEST_F(BundleTest, PastTheDeadlineEveryPartIsSkippedButTheManifestIsWritten) {
   const auto written = WriteBundle(options_, BundleTrigger{"api", "late", std::nullopt}, Inputs(),
                                    std::chrono::steady_clock::now() - std::chrono::seconds(1));
