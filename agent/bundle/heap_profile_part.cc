@@ -17,6 +17,7 @@
 #include "agent/profile/heap_to_pprof.h"
 #include "agent/profile/loaded_objects.h"
 #include "agent/profile/pprof_encoder.h"
+#include "agent/profile/pprof_symbolizer.h"
 #include "leakwatch/version.h"
 
 namespace leakwatch::internal {
@@ -66,9 +67,16 @@ struct Conversion {
   std::string sampling;
   double inuse_bytes = 0;
   double inuse_objects = 0;
+  std::optional<PprofSymbolizeReport> symbols;  // when symbolized
+  double symbolize_seconds = 0;
 };
 
-Result<Conversion> Convert(std::string_view text, const HeapDump& dump, const std::string& main_executable) {
+// At most this many "unsymbolized" entries in the manifest (one per object and reason).
+constexpr size_t kMaxUnsymbolizedEntries = 16;
+
+Result<Conversion> Convert(std::string_view text, const HeapDump& dump,
+                           const HeapProfilePartOptions& options) {
+  const std::string& main_executable = options.main_executable;
   auto heap = ParseHeapProfileText(text);
   if (!heap.ok()) return Error{std::string(kRawFile) + " " + heap.error().message};
   HeapToPprofOptions o;
@@ -87,10 +95,18 @@ Result<Conversion> Convert(std::string_view text, const HeapDump& dump, const st
                     ? "values unbiased for sampling every " + std::to_string(heap->sampling_rate) +
                           " bytes: x 1/(1-exp(-mean object size/rate))"
                     : std::string("every allocation recorded: values as written")};
-  const PprofProfile p = HeapProfileToPprof(*heap, o);
+  PprofProfile p = HeapProfileToPprof(*heap, o);
+  Conversion c;
+  if (options.symbolize) {
+    const auto started = Clock::now();
+    PprofSymbolizeOptions so;
+    so.deadline = options.deadline;
+    so.map_files_dir = options.map_files_dir;
+    c.symbols = SymbolizePprof(p, so);
+    c.symbolize_seconds = Seconds(Clock::now() - started);
+  }
   auto gz = GzipCompress(EncodePprof(p));
   if (!gz.ok()) return gz.error();
-  Conversion c;
   c.pprof_gz = std::move(*gz);
   c.stacks = heap->records.size();
   c.samples = p.samples.size();
@@ -204,7 +220,7 @@ HeapProfilePart Write(const HeapProfilePartOptions& o, const AllocatorInfo* allo
     const auto started = Clock::now();
     Result<Conversion> c = [&]() -> Result<Conversion> {
       try {
-        return Convert(text, dump, o.main_executable);
+        return Convert(text, dump, o);
       } catch (const std::exception& e) {
         return Error{std::string("pprof conversion failed: ") + e.what()};
       }
@@ -228,6 +244,17 @@ HeapProfilePart Write(const HeapProfilePartOptions& o, const AllocatorInfo* allo
       j["estimated_inuse_bytes"] = static_cast<uint64_t>(c->inuse_bytes + 0.5);
       j["estimated_inuse_objects"] = static_cast<uint64_t>(c->inuse_objects + 0.5);
       j["convert_seconds"] = Seconds(Clock::now() - started);
+      if (c->symbols) {
+        j["symbolized_locations"] = c->symbols->symbolized_locations;
+        j["unsymbolized_locations"] = c->symbols->unsymbolized_locations;
+        j["symbolize_seconds"] = c->symbolize_seconds;
+        json why = json::array();
+        for (const auto& u : c->symbols->unsymbolized) {
+          if (why.size() == kMaxUnsymbolizedEntries) break;
+          why.push_back({{"object", u.object}, {"locations", u.locations}, {"why", u.why}});
+        }
+        if (!why.empty()) j["unsymbolized"] = std::move(why);
+      }
     } else {
       problem = c.error().message;
     }

@@ -104,7 +104,7 @@ PprofProfile HeapProfileToPprof(const HeapProfile& heap, const HeapToPprofOption
   for (size_t i = 0; i < regions.size(); ++i) {
     const auto& m = regions[i];
     p.mappings.push_back(
-        PprofMapping{i + 1, m.start, m.limit, m.offset, m.path, BuildIdOf(m, options.objects)});
+        PprofMapping{i + 1, m.start, m.limit, m.offset, m.path, BuildIdOf(m, options.objects), false});
   }
   // Regions sorted by start, with their ids, to find an address's mapping by binary search.
   std::vector<std::pair<uint64_t, size_t>> by_start;
@@ -144,7 +144,7 @@ PprofProfile HeapProfileToPprof(const HeapProfile& heap, const HeapToPprofOption
     for (const uint64_t return_address : key.stack) {
       const uint64_t address = return_address == 0 ? 0 : return_address - 1;
       auto [it, added] = location_ids.try_emplace(address, p.locations.size() + 1);
-      if (added) p.locations.push_back(PprofLocation{it->second, mapping_of(address), address});
+      if (added) p.locations.push_back(PprofLocation{it->second, mapping_of(address), address, {}});
       s.location_ids.push_back(it->second);
     }
     if (heap.has_alloc) s.values = {Round(t.alloc_objects), Round(t.alloc_bytes)};

@@ -8,7 +8,7 @@ namespace {
 
 // Field numbers of profile.proto.
 namespace profile_field {
-constexpr uint32_t kSampleType = 1, kSample = 2, kMapping = 3, kLocation = 4, kStringTable = 6,
+constexpr uint32_t kSampleType = 1, kSample = 2, kMapping = 3, kLocation = 4, kFunction = 5, kStringTable = 6,
                    kDropFrames = 7, kKeepFrames = 8, kTimeNanos = 9, kDurationNanos = 10, kPeriodType = 11,
                    kPeriod = 12, kComment = 13, kDefaultSampleType = 14;
 }
@@ -22,10 +22,17 @@ namespace label_field {
 constexpr uint32_t kKey = 1, kNum = 3, kNumUnit = 4;
 }
 namespace mapping_field {
-constexpr uint32_t kId = 1, kMemoryStart = 2, kMemoryLimit = 3, kFileOffset = 4, kFilename = 5, kBuildId = 6;
+constexpr uint32_t kId = 1, kMemoryStart = 2, kMemoryLimit = 3, kFileOffset = 4, kFilename = 5, kBuildId = 6,
+                   kHasFunctions = 7;
 }
 namespace location_field {
-constexpr uint32_t kId = 1, kMappingId = 2, kAddress = 3;
+constexpr uint32_t kId = 1, kMappingId = 2, kAddress = 3, kLine = 4;
+}
+namespace line_field {
+constexpr uint32_t kFunctionId = 1, kLine = 2;
+}
+namespace function_field {
+constexpr uint32_t kId = 1, kName = 2, kSystemName = 3, kFilename = 4, kStartLine = 5;
 }
 
 enum WireType : uint32_t { kVarint = 0, kLengthDelimited = 2 };
@@ -120,6 +127,7 @@ std::string EncodePprof(const PprofProfile& p) {
     scratch.Uint(mapping_field::kFileOffset, m.file_offset);
     scratch.Int(mapping_field::kFilename, strings.Index(m.filename));
     scratch.Int(mapping_field::kBuildId, strings.Index(m.build_id));
+    scratch.Uint(mapping_field::kHasFunctions, m.has_functions ? 1 : 0);
     nested(profile_field::kMapping, scratch.bytes());
   }
   for (const auto& l : p.locations) {
@@ -127,7 +135,22 @@ std::string EncodePprof(const PprofProfile& p) {
     scratch.Uint(location_field::kId, l.id);
     scratch.Uint(location_field::kMappingId, l.mapping_id);
     scratch.Uint(location_field::kAddress, l.address);
+    for (const auto& line : l.lines) {
+      ProtoWriter w;
+      w.Uint(line_field::kFunctionId, line.function_id);
+      w.Int(line_field::kLine, line.line);
+      scratch.Bytes(location_field::kLine, w.bytes());
+    }
     nested(profile_field::kLocation, scratch.bytes());
+  }
+  for (const auto& f : p.functions) {
+    scratch.mutable_bytes().clear();
+    scratch.Uint(function_field::kId, f.id);
+    scratch.Int(function_field::kName, strings.Index(f.name));
+    scratch.Int(function_field::kSystemName, strings.Index(f.system_name));
+    scratch.Int(function_field::kFilename, strings.Index(f.filename));
+    scratch.Int(function_field::kStartLine, f.start_line);
+    nested(profile_field::kFunction, scratch.bytes());
   }
   out.Int(profile_field::kDropFrames, strings.Index(p.drop_frames));
   out.Int(profile_field::kKeepFrames, strings.Index(p.keep_frames));

@@ -6,9 +6,9 @@
 //
 // The structs hold strings, not string-table indices: EncodePprof builds the string table (index 0 is "",
 // as the format requires; each distinct string once). Ids: mappings and locations carry their own non-zero
-// ids, which samples and locations refer to (0 = none). Only what heap profiles need is modelled: no
-// Function or Line messages (the profile is not symbolized; pprof symbolizes it from the binaries named
-// by the mappings), numeric labels only.
+// ids, which samples and locations refer to (0 = none). Only what heap profiles need is modelled: functions
+// with their names and one Line per location (agent/profile/pprof_symbolizer.h fills them from the objects'
+// symbol tables; without them pprof symbolizes from the binaries named by the mappings), numeric labels only.
 //
 // Thread-safety: plain values and a pure function. Cost: linear in the profile's size; measured: 32,769
 // samples with 786,000 frames in 4 ms, 1.3 MB of output (160 KB gzipped).
@@ -31,12 +31,28 @@ struct PprofMapping {
   uint64_t file_offset = 0;   // offset in the file of memory_start
   std::string filename;       // the object file's path
   std::string build_id;       // the GNU build id in lower-case hex; "" when unknown
+  // Its locations carry function names: pprof then leaves the mapping alone unless told -symbolize=force.
+  bool has_functions = false;
+};
+
+struct PprofFunction {
+  uint64_t id = 0;          // non-zero, unique
+  std::string name;         // for display: "ns::Class::method"
+  std::string system_name;  // as the linker knows it (mangled)
+  std::string filename;     // the source file; "" when unknown
+  int64_t start_line = 0;   // 0: unknown
+};
+
+struct PprofLine {
+  uint64_t function_id = 0;
+  int64_t line = 0;  // 0: unknown
 };
 
 struct PprofLocation {
-  uint64_t id = 0;          // non-zero, unique
-  uint64_t mapping_id = 0;  // the mapping containing address; 0 when none does
-  uint64_t address = 0;     // an address inside the instruction of the call (a return address minus one)
+  uint64_t id = 0;               // non-zero, unique
+  uint64_t mapping_id = 0;       // the mapping containing address; 0 when none does
+  uint64_t address = 0;          // an address inside the instruction of the call (a return address minus one)
+  std::vector<PprofLine> lines;  // the function at `address` (innermost first when inlined); empty: unknown
 };
 
 struct PprofNumLabel {
@@ -57,6 +73,7 @@ struct PprofProfile {
   std::vector<PprofMapping> mappings;  // the main executable first: pprof replaces its file with the
                                        // binary given on its command line
   std::vector<PprofLocation> locations;
+  std::vector<PprofFunction> functions;
   // Regular expressions (RE2 syntax, matched against the whole simplified function name by pprof) of frames
   // to drop with everything they call, and of frames to keep among those.
   std::string drop_frames;

@@ -1,6 +1,6 @@
 #pragma once
-// The allocation patterns of heap_leaker, in a translation unit of their own (heap_leaker_workload.cc): see
-// the CMakeLists.txt of this folder for why.
+// The allocation patterns of heap_leaker, in a translation unit of their own (heap_leaker_workload.cc), so
+// that the frames the test looks for are plain external functions.
 
 #include <cstddef>
 

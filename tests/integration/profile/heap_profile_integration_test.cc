@@ -1,7 +1,8 @@
 // Heap profiles in incident bundles, end to end: heap_leaker (heap_leaker.cc) runs as a child process with
 // jemalloc or gperftools tcmalloc preloaded and profiling on, keeps 64 MiB from LeakingFunction and 4 MiB
-// from SteadyWorkload, and writes a bundle; the test reads the bundle's heap.pb.gz with `go tool pprof -top`
-// and requires LeakingFunction at the top with an estimate within 15% of the bytes it really holds.
+// from SteadyWorkload, and writes a bundle; the test reads the bundle's heap.pb.gz with `go tool pprof -top`,
+// without the binary (the function names are in heap.pb.gz) and with it, and requires LeakingFunction at the
+// top with an estimate within 15% of the bytes it really holds.
 //
 // `go tool pprof` runs with an empty environment but for a PATH holding only `go` (so neither jeprof nor
 // anything else from the system can be what makes it work) and HOME / PPROF_TMPDIR / GOCACHE in a temporary
@@ -168,50 +169,60 @@ TEST_P(HeapProfileIntegrationTest, GoToolPprofFindsTheLeakInTheBundle) {
   EXPECT_TRUE(manifest["skipped"].empty()) << manifest["skipped"];
   EXPECT_EQ(ReadText(bundle + "/heap.prof").rfind(c.raw_header, 0), 0u);
 
+  // Named from the objects' symbol tables when the bundle was written.
+  EXPECT_GT(heap["symbolized_locations"].get<int>(), 0);
+  EXPECT_GE(heap["unsymbolized_locations"].get<int>(), 0);
+
   // go alone on PATH: no jeprof, no binutils.
   const std::string bin = tree.Path("bin");
   fs::create_directories(bin);
   fs::create_symlink(fs::canonical(go), bin + "/go");
   const std::string home = tree.Path("home");
   fs::create_directories(home);
-  const std::string top_path = tree.Path("top.txt");
-  ChildOptions pprof;
-  pprof.argv = {"/usr/bin/env",
-                "-i",
-                "PATH=" + bin,
-                "HOME=" + home,
-                "PPROF_TMPDIR=" + home,
-                "GOCACHE=" + home + "/gocache",
-                bin + "/go",
-                "tool",
-                "pprof",
-                "-top",
-                "-sample_index=inuse_space",
-                "-unit=B",
-                "-output=" + top_path,
-                LEAKWATCH_HEAP_LEAKER_PATH,
-                bundle + "/heap.pb.gz"};
-  pprof.stderr_path = tree.Path("pprof.stderr");
-  const auto started = std::chrono::steady_clock::now();
-  auto child = ChildProcess::Spawn(pprof);
-  ASSERT_TRUE(child.ok()) << child.error().message;
-  const auto status = (*child)->WaitExit(kPprofTimeout);
-  ASSERT_TRUE(status.has_value()) << "go tool pprof did not finish within " << kPprofTimeout.count() << " s";
-  ASSERT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << DescribeWaitStatus(*status) << "; stderr:\n"
-                                                               << (*child)->Stderr();
-  const std::string top = ReadText(top_path);
-  SCOPED_TRACE("go tool pprof -top (" +
-               std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                  std::chrono::steady_clock::now() - started)
-                                  .count()) +
-               " ms):\n" + top);
-  const auto rows = TopRows(top);
-  ASSERT_FALSE(rows.empty());
-  EXPECT_EQ(rows[0].name, "LeakingFunction");
-  EXPECT_NEAR(rows[0].flat_bytes, leaked, 0.15 * leaked);
-  ASSERT_GE(rows.size(), 2u);
-  EXPECT_EQ(rows[1].name, "SteadyWorkload");
-  EXPECT_LT(rows[1].flat_bytes, rows[0].flat_bytes);
+  // Without the binary (the names come from heap.pb.gz itself), then with it as users usually run it.
+  for (const bool with_binary : {false, true}) {
+    SCOPED_TRACE(with_binary ? "with the binary" : "without the binary");
+    const std::string top_path = tree.Path(with_binary ? "top-binary.txt" : "top.txt");
+    ChildOptions pprof;
+    pprof.argv = {"/usr/bin/env",
+                  "-i",
+                  "PATH=" + bin,
+                  "HOME=" + home,
+                  "PPROF_TMPDIR=" + home,
+                  "GOCACHE=" + home + "/gocache",
+                  bin + "/go",
+                  "tool",
+                  "pprof",
+                  "-top",
+                  "-sample_index=inuse_space",
+                  "-unit=B",
+                  "-output=" + top_path};
+    if (with_binary) pprof.argv.push_back(LEAKWATCH_HEAP_LEAKER_PATH);
+    pprof.argv.push_back(bundle + "/heap.pb.gz");
+    pprof.stderr_path = tree.Path("pprof.stderr");
+    const auto started = std::chrono::steady_clock::now();
+    auto child = ChildProcess::Spawn(pprof);
+    ASSERT_TRUE(child.ok()) << child.error().message;
+    const auto status = (*child)->WaitExit(kPprofTimeout);
+    ASSERT_TRUE(status.has_value()) << "go tool pprof did not finish within " << kPprofTimeout.count()
+                                    << " s";
+    ASSERT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
+        << DescribeWaitStatus(*status) << "; stderr:\n"
+        << (*child)->Stderr();
+    const std::string top = ReadText(top_path);
+    SCOPED_TRACE("go tool pprof -top (" +
+                 std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::steady_clock::now() - started)
+                                    .count()) +
+                 " ms):\n" + top);
+    const auto rows = TopRows(top);
+    ASSERT_FALSE(rows.empty());
+    EXPECT_EQ(rows[0].name, "leakwatch::integration::LeakingFunction");
+    EXPECT_NEAR(rows[0].flat_bytes, leaked, 0.15 * leaked);
+    ASSERT_GE(rows.size(), 2u);
+    EXPECT_EQ(rows[1].name, "leakwatch::integration::SteadyWorkload");
+    EXPECT_LT(rows[1].flat_bytes, rows[0].flat_bytes);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Allocators, HeapProfileIntegrationTest,

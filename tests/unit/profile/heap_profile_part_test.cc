@@ -50,6 +50,7 @@ class HeapProfilePartTest : public ::testing::Test {
     options_.dir = tree_.dir();
     options_.lookup = testing_alloc::FakeJemallocLookup();
     options_.main_executable = "/tmp/leakwatch-fixture/heap_leaker";
+    options_.map_files_dir = "";  // the fixture's addresses are not this process's
   }
 
   test_support::TempTree tree_;
@@ -76,6 +77,18 @@ TEST_F(HeapProfilePartTest, JemallocDumpAndItsPprofConversion) {
   EXPECT_GE(m["dump_seconds"].get<double>(), 0);
   EXPECT_GE(m["convert_seconds"].get<double>(), 0);
   EXPECT_FALSE(m.contains("why"));
+  // Symbolized where the fixture's objects exist here; its program does not: counted, with the reason.
+  EXPECT_EQ(m["symbolized_locations"].get<uint64_t>() + m["unsymbolized_locations"].get<uint64_t>(),
+            m["locations"].get<uint64_t>());
+  EXPECT_GE(m["symbolize_seconds"].get<double>(), 0);
+  bool program_listed = false;
+  for (const auto& u : m["unsymbolized"]) {
+    if (u["object"] != "/tmp/leakwatch-fixture/heap_leaker") continue;
+    program_listed = true;
+    EXPECT_THAT(u["why"].get<std::string>(), HasSubstr("No such file or directory"));
+    EXPECT_GT(u["locations"].get<int>(), 0);
+  }
+  EXPECT_TRUE(program_listed) << m;
   // heap.prof is jemalloc's own file, kept as written, with the bundle's mode.
   EXPECT_EQ(tree_.ReadText("heap.prof"), Fake().dump_text);
   struct stat st {};
@@ -92,6 +105,18 @@ TEST_F(HeapProfilePartTest, JemallocDumpAndItsPprofConversion) {
   EXPECT_GT(p.time_nanos, 0);
   ASSERT_EQ(p.comments.size(), 2u);
   EXPECT_THAT(p.comments[0], HasSubstr("jemalloc heap_v2 from jemalloc mallctl(\"prof.dump\")"));
+}
+
+TEST_F(HeapProfilePartTest, SymbolizingCanBeTurnedOff) {
+  Fake().dump_text = Fixture("jemalloc-heap_v2.prof");
+  options_.symbolize = false;
+  const AllocatorInfo info = Info("jemalloc");
+  const HeapProfilePart part = WriteHeapProfilePart(options_, &info);
+  EXPECT_FALSE(part.skipped) << part.skipped->why;
+  EXPECT_FALSE(part.manifest.contains("symbolized_locations"));
+  const PprofProfile p = testing_pprof::DecodeProfile(testing_pprof::Gunzip(tree_.ReadText("heap.pb.gz")));
+  EXPECT_TRUE(p.functions.empty());
+  for (const auto& l : p.locations) EXPECT_TRUE(l.lines.empty());
 }
 
 TEST_F(HeapProfilePartTest, TcmallocHeapSampleIsWrittenAndConverted) {

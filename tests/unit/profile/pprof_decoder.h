@@ -115,12 +115,22 @@ inline PprofProfile DecodeProfile(std::string_view bytes, std::vector<std::strin
   }
   for (const auto& m : all(3)) {
     const Fields f = Decode(m);
-    p.mappings.push_back({f.U(1), f.U(2), f.U(3), f.U(4), str(f.U(5)), str(f.U(6))});
+    p.mappings.push_back({f.U(1), f.U(2), f.U(3), f.U(4), str(f.U(5)), str(f.U(6)), f.U(7) != 0});
   }
   for (const auto& m : all(4)) {
     const Fields f = Decode(m);
-    if (f.bytes.count(4)) throw std::runtime_error("unexpected Line in a location");
-    p.locations.push_back({f.U(1), f.U(2), f.U(3)});
+    std::vector<internal::PprofLine> lines;
+    if (auto it = f.bytes.find(4); it != f.bytes.end()) {
+      for (const auto& l : it->second) {
+        const Fields line = Decode(l);
+        lines.push_back({line.U(1), static_cast<int64_t>(line.U(2))});
+      }
+    }
+    p.locations.push_back({f.U(1), f.U(2), f.U(3), std::move(lines)});
+  }
+  for (const auto& m : all(5)) {
+    const Fields f = Decode(m);
+    p.functions.push_back({f.U(1), str(f.U(2)), str(f.U(3)), str(f.U(4)), static_cast<int64_t>(f.U(5))});
   }
   p.drop_frames = str(top.U(7));
   p.keep_frames = str(top.U(8));

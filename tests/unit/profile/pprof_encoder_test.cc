@@ -16,9 +16,9 @@ PprofProfile Sample() {
   PprofProfile p;
   p.sample_types = {{"inuse_objects", "count"}, {"inuse_space", "bytes"}};
   p.samples = {{{1, 2}, {3, 12288}, {{"bytes", 4096, ""}}}, {{2}, {1, 300}, {}}};
-  p.mappings = {{1, 0x400000, 0x500000, 0x1000, "/usr/bin/app", "abcdef0123"},
-                {2, 0x7f0000000000, 0x7f0000100000, 0, "/usr/lib/libc.so.6", ""}};
-  p.locations = {{1, 1, 0x400a0f}, {2, 2, 0x7f0000000123}};
+  p.mappings = {{1, 0x400000, 0x500000, 0x1000, "/usr/bin/app", "abcdef0123", false},
+                {2, 0x7f0000000000, 0x7f0000100000, 0, "/usr/lib/libc.so.6", "", false}};
+  p.locations = {{1, 1, 0x400a0f, {}}, {2, 2, 0x7f0000000123, {}}};
   p.drop_frames = "malloc|operator new";
   p.time_nanos = 1'764'600'000'123'456'789;
   p.period_type = {"space", "bytes"};
@@ -68,11 +68,35 @@ TEST(PprofEncoderTest, RoundTripsEveryField) {
   EXPECT_EQ(std::count(strings.begin(), strings.end(), "bytes"), 1);
 }
 
+TEST(PprofEncoderTest, RoundTripsFunctionsLinesAndHasFunctions) {
+  PprofProfile p = Sample();
+  p.mappings[0].has_functions = true;
+  p.functions = {{1, "ns::f", "_ZN2ns1fEv", "", 0}, {2, "malloc", "malloc", "malloc.c", 3}};
+  p.locations[0].lines = {{1, 0}};
+  p.locations[1].lines = {{2, 42}, {1, 7}};
+  const PprofProfile d = DecodeProfile(EncodePprof(p));
+  EXPECT_TRUE(d.mappings[0].has_functions);
+  EXPECT_FALSE(d.mappings[1].has_functions);
+  ASSERT_EQ(d.functions.size(), 2u);
+  EXPECT_EQ(d.functions[0].id, 1u);
+  EXPECT_EQ(d.functions[0].name, "ns::f");
+  EXPECT_EQ(d.functions[0].system_name, "_ZN2ns1fEv");
+  EXPECT_EQ(d.functions[0].filename, "");
+  EXPECT_EQ(d.functions[1].filename, "malloc.c");
+  EXPECT_EQ(d.functions[1].start_line, 3);
+  ASSERT_EQ(d.locations[0].lines.size(), 1u);
+  EXPECT_EQ(d.locations[0].lines[0].function_id, 1u);
+  EXPECT_EQ(d.locations[0].lines[0].line, 0);
+  ASSERT_EQ(d.locations[1].lines.size(), 2u);
+  EXPECT_EQ(d.locations[1].lines[0].function_id, 2u);
+  EXPECT_EQ(d.locations[1].lines[0].line, 42);
+}
+
 TEST(PprofEncoderTest, EncodesLargeAndNegativeNumbersAsVarints) {
   PprofProfile p;
   p.sample_types = {{"x", "count"}};
   p.samples = {{{UINT64_MAX}, {-5}, {{"n", INT64_MIN, "bytes"}}}};
-  p.locations = {{UINT64_MAX, 0, UINT64_MAX - 1}};
+  p.locations = {{UINT64_MAX, 0, UINT64_MAX - 1, {}}};
   const PprofProfile d = DecodeProfile(EncodePprof(p));
   EXPECT_THAT(d.samples[0].location_ids, ElementsAre(UINT64_MAX));
   EXPECT_THAT(d.samples[0].values, ElementsAre(-5));
