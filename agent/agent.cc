@@ -65,6 +65,7 @@ internal::BundleWriterOptions WriterOptions(const AgentOptions& o) {
   w.low_headroom_bytes = o.bundle.low_headroom_bytes;
   w.max_fds = o.bundle.max_fds;
   w.smaps_rollup = o.smaps_rollup;
+  w.glibc_malloc_info = o.allocator.glibc_mallinfo;
   return w;
 }
 

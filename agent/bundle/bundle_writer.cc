@@ -1,5 +1,6 @@
 #include "agent/bundle/bundle_writer.h"
 
+#include <malloc.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -260,6 +261,22 @@ Result<BundleResult> WriteBundle(const BundleWriterOptions& o, const BundleTrigg
     if (!r) return r.error().message;
     return r->truncated ? "truncated at " + std::to_string(o.max_threads) + " threads" : std::string();
   });
+  // glibc's own XML statistics per arena: only when the operator accepted glibc's walk of every free chunk
+  // under the arena locks (allocator.glibc_mallinfo), and only about this process.
+  if (o.glibc_malloc_info && snap && snap->allocator && snap->allocator->name == "glibc" &&
+      (o.pid == "self" || o.pid == std::to_string(::getpid()))) {
+    b.Part("malloc_info.xml", true, {"malloc_info.xml"}, [&](std::vector<BundleFile*>& f) {
+      char* text = nullptr;
+      size_t size = 0;
+      FILE* out = ::open_memstream(&text, &size);
+      if (out == nullptr) return std::string("open_memstream: ") + std::strerror(errno);
+      const int rc = ::malloc_info(0, out);
+      std::fclose(out);
+      if (rc == 0 && text != nullptr) f[0]->Write(std::string_view(text, size));
+      std::free(text);
+      return rc == 0 ? std::string() : std::string("malloc_info failed");
+    });
+  }
   b.Part("fds", true, {"fds.csv", "fds_by_type.csv"}, [&](std::vector<BundleFile*>& f) {
     FdInventoryOptions fo;
     fo.proc_root = o.proc_root;

@@ -43,6 +43,10 @@ struct BundleWriterOptions {
   // walking every page table under the process's mmap lock (the host's mmap/munmap wait meanwhile).
   bool smaps_rollup = true;
   uint64_t smaps_rollup_max_rss_bytes = 1ull << 30;
+  // Under glibc malloc, add malloc_info.xml (glibc's per-arena statistics). malloc_info walks every free
+  // chunk under each arena's lock, stalling the host's malloc for up to ~1 s on a fragmented heap: on only
+  // when AllocatorOptions::glibc_mallinfo (the operator's consent to that cost) is on.
+  bool glibc_malloc_info = false;
   size_t max_threads = 100000;  // threads listed in threads.csv
 };
 

@@ -52,8 +52,15 @@ Result<std::unique_ptr<ChildProcess>> ChildProcess::Spawn(const ChildOptions& op
   if (options.argv.empty()) return Error{"ChildProcess::Spawn: empty argv"};
   // Everything the child needs is prepared before fork: after fork only async-signal-safe calls are allowed.
   std::vector<std::string> env_strings;
+  // A variable the caller sets replaces the parent's (getenv returns the first match, so both cannot stay).
+  const auto overridden = [&options](const char* entry) {
+    for (const auto& [k, v] : options.env) {
+      if (std::strncmp(entry, k.c_str(), k.size()) == 0 && entry[k.size()] == '=') return true;
+    }
+    return false;
+  };
   for (char** e = environ; *e != nullptr; ++e) {
-    if (std::strncmp(*e, "LEAKWATCH_", 10) != 0) env_strings.emplace_back(*e);
+    if (std::strncmp(*e, "LEAKWATCH_", 10) != 0 && !overridden(*e)) env_strings.emplace_back(*e);
   }
   for (const auto& [k, v] : options.env) env_strings.push_back(k + "=" + v);
   std::vector<char*> envp;

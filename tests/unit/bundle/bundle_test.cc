@@ -205,6 +205,25 @@ TEST_F(BundleTest, SmapsRollupIsNotReadAboveTheRssBoundOrWhenOff) {
   EXPECT_EQ(m["skipped"][0]["why"], "smaps_rollup is off in the agent's options");
 }
 
+TEST_F(BundleTest, GlibcMallocInfoOnlyWhenEnabled) {
+  auto written = WriteBundle(options_, BundleTrigger{"api", "default", std::nullopt}, Inputs(), Later());
+  ASSERT_TRUE(written.ok()) << written.error().message;
+  EXPECT_FALSE(fs::exists(written->path + "/malloc_info.xml"));
+
+  options_.glibc_malloc_info = true;
+  written = WriteBundle(options_, BundleTrigger{"api", "enabled", std::nullopt}, Inputs(), Later());
+  ASSERT_TRUE(written.ok()) << written.error().message;
+  ASSERT_TRUE(fs::exists(written->path + "/malloc_info.xml"));
+  std::ifstream in(written->path + "/malloc_info.xml");
+  std::string first;
+  std::getline(in, first);
+  EXPECT_THAT(first, ::testing::StartsWith("<malloc version="));
+  const auto m = ReadJson(written->path + "/manifest.json");
+  bool indexed = false;
+  for (const auto& f : m["files"]) indexed = indexed || f["name"] == "malloc_info.xml";
+  EXPECT_TRUE(indexed) << m["files"].dump();
+}
+
 TEST_F(BundleTest, PastTheDeadlineEveryPartIsSkippedButTheManifestIsWritten) {
   const auto written = WriteBundle(options_, BundleTrigger{"api", "late", std::nullopt}, Inputs(),
                                    std::chrono::steady_clock::now() - std::chrono::seconds(1));
