@@ -28,7 +28,8 @@ run_suite() {
   echo "=== leakwatch: build and test in $dir ($*)"
   cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
   cmake --build "$dir" -j"$jobs"
-  (cd "$dir" && ctest --output-on-failure --timeout 300 -j"$jobs")
+  # Twice as many tests as cores: most integration tests wait (on child processes, timeouts, HTTP shutdown).
+  (cd "$dir" && ctest --output-on-failure --timeout 300 -j"$((jobs * 2))")
 }
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}

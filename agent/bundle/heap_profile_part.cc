@@ -57,6 +57,13 @@ BundleFileEntry SettleAllocatorFile(const std::string& dir, const std::string& n
   return entry;
 }
 
+void DropFromPageCache(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+  ::close(fd);
+}
+
 struct Conversion {
   std::string pprof_gz;
   size_t stacks = 0;
@@ -182,6 +189,7 @@ HeapProfilePart Write(const HeapProfilePartOptions& o, const AllocatorInfo* allo
     if (problem.empty() && raw.capped) problem = cut;
     if (problem.empty()) {
       auto read = ReadFile(dump.file, o.max_file_bytes);
+      DropFromPageCache(dump.file);  // reading it back cached it again, charged to the cgroup
       if (read.ok()) {
         text_buffer = std::move(*read);
         text = text_buffer;

@@ -11,8 +11,10 @@
 // Skips: a missing allocator library (naming its Debian package), a missing `go` (Debian golang-go), and
 // sanitizer builds, where no allocator can be preloaded (their runtime must own malloc).
 
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -80,6 +82,29 @@ std::string FindGo() {
 }
 
 // Runs heap_leaker under the case's allocator; returns its JSON line.
+// Pages of `path` in the page cache (mincore over a mapping that is never touched), or SIZE_MAX on error.
+size_t CachedPages(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return SIZE_MAX;
+  struct stat st {};
+  size_t cached = SIZE_MAX;
+  if (::fstat(fd, &st) == 0 && st.st_size > 0) {
+    const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+    const size_t length = static_cast<size_t>(st.st_size);
+    void* map = ::mmap(nullptr, length, PROT_READ, MAP_SHARED, fd, 0);
+    if (map != MAP_FAILED) {
+      std::vector<unsigned char> resident((length + page - 1) / page);
+      if (::mincore(map, length, resident.data()) == 0) {
+        cached = 0;
+        for (const unsigned char r : resident) cached += r & 1;
+      }
+      ::munmap(map, length);
+    }
+  }
+  ::close(fd);
+  return cached;
+}
+
 nlohmann::json RunLeaker(const Case& c, const std::string& bundle_dir, const std::string& stderr_path) {
   ChildOptions options;
   options.argv = {
@@ -167,6 +192,11 @@ TEST_P(HeapProfileIntegrationTest, GoToolPprofFindsTheLeakInTheBundle) {
   EXPECT_GT(heap["samples"].get<int>(), 0);
   EXPECT_FALSE(heap.contains("problem"));
   EXPECT_TRUE(manifest["skipped"].empty()) << manifest["skipped"];
+  // Page cache is charged to the cgroup: no page of the heap profile is left cached (checked before this
+  // test reads any of them).
+  for (const char* file : {"heap.prof", "heap.pb.gz"}) {
+    EXPECT_EQ(CachedPages(bundle + "/" + file), 0u) << file;
+  }
   EXPECT_EQ(ReadText(bundle + "/heap.prof").rfind(c.raw_header, 0), 0u);
 
   // Named from the objects' symbol tables when the bundle was written.
