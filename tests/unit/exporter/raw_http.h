@@ -1,6 +1,6 @@
 #pragma once
 // Test helpers for what tests/support/http_client.h does not do: send an arbitrary request (any method, raw
-// text) and read the raw response until the server closes, and gunzip a response body.
+// text) and read the raw response until the server closes (Gunzip comes from tests/support/gunzip.h).
 //
 // Thread-safety: reentrant. Cost: one connection per call; reads until EOF or the timeout.
 
@@ -10,7 +10,6 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <optional>
 #include <stdexcept>
@@ -18,6 +17,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "tests/support/gunzip.h"
 
 namespace leakwatch::exporters::testdata {
 
@@ -93,31 +94,6 @@ inline std::string RequestText(const std::string& method, const std::string& tar
   return method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n" + extra + "\r\n";
 }
 
-// Inflates a gzip member; throws on corrupt input.
-inline std::string Gunzip(std::string_view in) {
-  z_stream s{};
-  if (inflateInit2(&s, 15 + 16) != Z_OK) throw std::runtime_error("inflateInit2 failed");
-  s.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  s.avail_in = static_cast<uInt>(in.size());
-  std::string out;
-  char buf[16384];
-  int rc = Z_OK;
-  while (rc != Z_STREAM_END) {
-    s.next_out = reinterpret_cast<Bytef*>(buf);
-    s.avail_out = sizeof buf;
-    rc = inflate(&s, Z_NO_FLUSH);
-    if (rc != Z_OK && rc != Z_STREAM_END) {
-      inflateEnd(&s);
-      throw std::runtime_error("inflate failed: " + std::to_string(rc));
-    }
-    out.append(buf, sizeof buf - s.avail_out);
-    if (rc == Z_OK && s.avail_in == 0 && s.avail_out != 0) {
-      inflateEnd(&s);
-      throw std::runtime_error("truncated gzip data");
-    }
-  }
-  inflateEnd(&s);
-  return out;
-}
+using test_support::Gunzip;  // tests/support/gunzip.h
 
 }  // namespace leakwatch::exporters::testdata
