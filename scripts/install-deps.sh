@@ -15,6 +15,10 @@ packages=(
   curl procps
   # test peer: `go tool pprof` reads the bundles' heap.pb.gz in the heap-profile integration test
   golang-go
+  # the ops kit (deploy/, grafana/): amtool and a real Alertmanager, the rule and dashboard generators and
+  # checkers (Python with PyYAML), systemd-analyze. The offline Kubernetes validation uses the machine's
+  # Node.js and npm (not from Debian here) and is skipped where they are missing.
+  prometheus-alertmanager python3-yaml systemd
   # allocators the allocator-statistics tests preload (run-time libraries only: leakwatch finds them with dlsym)
   libjemalloc2 libgoogle-perftools4 libtcmalloc-minimal4 libmimalloc2.0
 )

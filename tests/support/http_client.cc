@@ -167,8 +167,11 @@ Result<HttpResponse> HttpGet(int port, std::string_view path, const HttpGetOptio
                Base64Encode(options.basic_auth->user + ":" + options.basic_auth->password) + "\r\n";
   }
   for (const auto& [k, v] : options.extra_headers) request += k + ": " + v + "\r\n";
-  if (options.method == "POST" || options.method == "PUT") request += "Content-Length: 0\r\n";
+  if (!options.body.empty() || options.method == "POST" || options.method == "PUT") {
+    request += "Content-Length: " + std::to_string(options.body.size()) + "\r\n";
+  }
   request += "\r\n";
+  request += options.body;
 
   for (size_t sent = 0; sent < request.size();) {
     const ssize_t n = ::send(fd.get(), request.data() + sent, request.size() - sent, MSG_NOSIGNAL);

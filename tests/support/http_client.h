@@ -33,7 +33,8 @@ struct BasicAuth {
 };
 
 struct HttpGetOptions {
-  std::string method = "GET";               // any method; a POST or PUT is sent with an empty body
+  std::string method = "GET";               // any method
+  std::string body;                         // sent with a Content-Length (a POST or PUT always has one)
   std::string host = "127.0.0.1";           // IPv4 literal
   std::chrono::milliseconds timeout{5000};  // whole exchange: connect, send, receive
   std::optional<BasicAuth> basic_auth;      // adds "Authorization: Basic base64(user:password)"
