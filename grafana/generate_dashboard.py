@@ -24,7 +24,7 @@ CONFIG = {
     "memory_ratio_warning": 0.85,
     "memory_ratio_critical": 0.95,
     "fds_ratio_warning": 0.80,
-    "fds_ratio_critical": 0.90,
+    "fds_ratio_critical": 0.95,
     "time_to_limit_critical_seconds": 30 * 60,
     "time_to_limit_warning_seconds": 4 * 3600,
 }

@@ -40,7 +40,7 @@ CONFIG = {
     "fds_warning_horizon_seconds": 4 * 3600,
     "fds_warning_min_ratio": 0.5,
     "fds_near_limit_warning_ratio": 0.80,
-    "fds_near_limit_critical_ratio": 0.90,
+    "fds_near_limit_critical_ratio": 0.95,
     # Threads: a steady climb of at least this many threads per hour.
     "threads_growth_per_hour": 30,
 }
@@ -210,7 +210,8 @@ def alerts(cfg):
             cfg))
 
     # A steady climb, not a pool warming up: the lowest count of the last 15 minutes is above the highest
-    # of the half hour before that, and the hour's trend is at least threads_growth_per_hour.
+    # between 60 and 30 minutes ago (the 15-minute gap lets a slow leak clear its own noise), and the hour's
+    # trend is at least threads_growth_per_hour.
     out.append(alert(
         "LeakwatchThreadsGrowing", "warning", "15m",
         "deriv(process_threads{SEL}[1h]) * 3600 > %g\nand\n"
@@ -218,7 +219,7 @@ def alerts(cfg):
         % cfg["threads_growth_per_hour"],
         "The process's thread count keeps growing.",
         WHO + " gains {{ $value | humanize }} threads per hour: its fewest threads of the last 15 minutes are "
-        "more than its most of the half hour before.",
+        "more than its most between 60 and 30 minutes ago.",
         cfg))
 
     # The rule's value and threshold, looked up at notification time: humanize for large values (bytes,
@@ -265,10 +266,12 @@ def alerts(cfg):
         "No target matching {%s} has been scraped for 15 minutes (absent = {{ $value }}): service discovery or "
         "the scrape configuration lost them, so no leakwatch alert can fire." % cfg["selector"],
         cfg))
+    # The age alone would fire on a host whose clock is off by a minute: the timestamp must also have stopped.
     out.append(alert(
         "LeakwatchSamplingStalled", "warning", "5m",
         "time() - leakwatch_last_sample_timestamp_seconds{SEL}\n"
-        "> clamp_min(10 * leakwatch_sample_period_seconds{SEL}, 60)",
+        "> clamp_min(10 * leakwatch_sample_period_seconds{SEL}, 60)\n"
+        "and\nchanges(leakwatch_last_sample_timestamp_seconds{SEL}[5m]) == 0",
         "The leakwatch agent answers scrapes but has stopped sampling.",
         "The last sample of " + WHO + " is {{ $value | humanizeDuration }} old: its metrics are stale and its "
         "in-process rules are not evaluated.",

@@ -552,7 +552,9 @@ TEST(OpsKit, MemoryLeakPagesOnCallSteadyServiceStaysQuietAndEveryDashboardQueryH
 
 // The routing and inhibition of deploy/alertmanager/alertmanager.yml, in a real Alertmanager: alerts posted
 // to its API like Prometheus posts them. A warning is inhibited while its critical twin (same alertname, job,
-// instance) fires; a lone warning goes to the ticket receiver; a non-leakwatch alert to the default one.
+// instance) fires; an in-process memory rule is inhibited while Prometheus' memory alert pages for the same
+// instance, one on threads is not; a lone warning goes to the ticket receiver; a non-leakwatch alert to the
+// default one.
 TEST(OpsKit, AlertmanagerPagesCriticalTicketsWarningAndInhibitsTheWarningTwin) {
   if (const auto why = MissingPeers()) GTEST_SKIP() << *why;
   test_support::TempTree tree;
@@ -572,10 +574,17 @@ TEST(OpsKit, AlertmanagerPagesCriticalTicketsWarningAndInhibitsTheWarningTwin) {
                  {{"alertname", name}, {"severity", severity}, {"job", "leakwatch"}, {"instance", instance}}},
                 {"annotations", {{"summary", name + " " + severity}}}};
   };
-  const json alerts = json::array({alert("LeakwatchMemoryFillingUp", "critical", "a:9860"),
-                                   alert("LeakwatchMemoryFillingUp", "warning", "a:9860"),
-                                   alert("LeakwatchMemoryFillingUp", "warning", "b:9860"),
-                                   alert("SomethingElse", "critical", "c:9100")});
+  // In-process rules as LeakwatchRuleFiring carries them: with the rule's signal.
+  json rule_on_memory = alert("LeakwatchRuleFiring", "critical", "a:9860");
+  rule_on_memory["labels"]["signal"] = "cgroup_memory_working_set_bytes";
+  rule_on_memory["labels"]["rule"] = "memory_time_to_limit";
+  json rule_on_threads = alert("LeakwatchRuleFiring", "critical", "a:9860");
+  rule_on_threads["labels"]["signal"] = "threads";
+  rule_on_threads["labels"]["rule"] = "threads_spike";
+  const json alerts = json::array(
+      {rule_on_memory, rule_on_threads, alert("LeakwatchMemoryFillingUp", "critical", "a:9860"),
+       alert("LeakwatchMemoryFillingUp", "warning", "a:9860"),
+       alert("LeakwatchMemoryFillingUp", "warning", "b:9860"), alert("SomethingElse", "critical", "c:9100")});
   test_support::HttpGetOptions post;
   post.method = "POST";
   post.body = alerts.dump();
@@ -599,9 +608,22 @@ TEST(OpsKit, AlertmanagerPagesCriticalTicketsWarningAndInhibitsTheWarningTwin) {
       << "the lone warning did not reach the ticket receiver";
   ASSERT_TRUE((*sink)->WaitUntil([&] { return received("/default", "critical", "c:9100"); }, 30s))
       << "a non-leakwatch alert did not reach the default receiver";
-  // Three more group intervals (1 s each here) for an uninhibited twin to show up.
+  ASSERT_TRUE((*sink)->WaitUntil(
+      [&] {
+        for (const auto& n : NotifiedAlerts(**sink)) {
+          if (n.receiver_path == "/pager" && Label(n.alert, "signal") == "threads") return true;
+        }
+        return false;
+      },
+      30s))
+      << "an in-process rule on another resource (threads) did not page";
+  // Three more group intervals (1 s each here) for an uninhibited alert to show up.
   std::this_thread::sleep_for(3s);
   for (const auto& n : NotifiedAlerts(**sink)) {
+    EXPECT_FALSE(Label(n.alert, "alertname") == "LeakwatchRuleFiring" &&
+                 Label(n.alert, "signal") == "cgroup_memory_working_set_bytes")
+        << "the in-process memory rule paged while LeakwatchMemoryFillingUp (critical) fired for the "
+           "instance";
     EXPECT_FALSE(Label(n.alert, "severity") == "warning" && Label(n.alert, "instance") == "a:9860")
         << "the warning twin was notified via " << n.receiver_path << " while its critical twin fired";
     EXPECT_FALSE(n.receiver_path == "/pager" && Label(n.alert, "severity") != "critical") << n.alert.dump();
