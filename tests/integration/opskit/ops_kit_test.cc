@@ -199,6 +199,17 @@ Result<Peer> StartPeer(std::vector<std::string> argv, int port, const std::strin
   return peer;
 }
 
+// The shipped Alertmanager config (receivers pointed at the sink) in a real Alertmanager, without clustering.
+Result<Peer> StartAlertmanager(test_support::TempTree& tree, int sink_port) {
+  const int port = FreePort();
+  tree.Write("alertmanager.yml", AlertmanagerConfigForTest(sink_port));
+  return StartPeer(
+      {"/usr/bin/prometheus-alertmanager", "--config.file=" + tree.Path("alertmanager.yml"),
+       "--storage.path=" + tree.Path("am-data"), "--web.listen-address=127.0.0.1:" + std::to_string(port),
+       "--cluster.listen-address=", "--log.level=warn"},
+      port, tree.Path("alertmanager.stderr"));
+}
+
 // GET /api/v1/<path> of Prometheus; the "data" member of a successful answer.
 Result<json> PromApi(int port, const std::string& path_and_query) {
   auto r = Get(port, "/api/v1/" + path_and_query, 20s);
@@ -380,14 +391,9 @@ TEST(OpsKit, MemoryLeakPagesOnCallSteadyServiceStaysQuietAndEveryDashboardQueryH
   auto sink = WebhookSink::Start();
   ASSERT_TRUE(sink.ok()) << sink.error().message;
 
-  const int am_port = FreePort();
-  tree.Write("alertmanager.yml", AlertmanagerConfigForTest((*sink)->port()));
-  auto alertmanager = StartPeer(
-      {"/usr/bin/prometheus-alertmanager", "--config.file=" + tree.Path("alertmanager.yml"),
-       "--storage.path=" + tree.Path("am-data"), "--web.listen-address=127.0.0.1:" + std::to_string(am_port),
-       "--cluster.listen-address=", "--log.level=warn"},
-      am_port, tree.Path("alertmanager.stderr"));
+  auto alertmanager = StartAlertmanager(tree, (*sink)->port());
   ASSERT_TRUE(alertmanager.ok()) << alertmanager.error().message;
+  const int am_port = alertmanager->port;
 
   auto rules = RulesForTest();
   ASSERT_TRUE(rules.ok()) << rules.error().message;
@@ -560,14 +566,9 @@ TEST(OpsKit, AlertmanagerPagesCriticalTicketsWarningAndInhibitsTheWarningTwin) {
   test_support::TempTree tree;
   auto sink = WebhookSink::Start();
   ASSERT_TRUE(sink.ok()) << sink.error().message;
-  const int am_port = FreePort();
-  tree.Write("alertmanager.yml", AlertmanagerConfigForTest((*sink)->port()));
-  auto alertmanager = StartPeer(
-      {"/usr/bin/prometheus-alertmanager", "--config.file=" + tree.Path("alertmanager.yml"),
-       "--storage.path=" + tree.Path("am-data"), "--web.listen-address=127.0.0.1:" + std::to_string(am_port),
-       "--cluster.listen-address=", "--log.level=warn"},
-      am_port, tree.Path("alertmanager.stderr"));
+  auto alertmanager = StartAlertmanager(tree, (*sink)->port());
   ASSERT_TRUE(alertmanager.ok()) << alertmanager.error().message;
+  const int am_port = alertmanager->port;
 
   const auto alert = [](const std::string& name, const std::string& severity, const std::string& instance) {
     return json{{"labels",
