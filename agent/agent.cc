@@ -1,12 +1,17 @@
 // The Agent facade: wires the readers, the sampler, the history and the Prometheus exporter together.
 #include "leakwatch/agent.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
 #include <future>
 #include <mutex>
 
+#include "agent/agent_factory.h"
 #include "agent/allocator/allocator_reader.h"
 #include "agent/allocator/detect.h"
+#include "agent/attach/fork_handlers.h"
 #include "agent/bundle/bundle_service.h"
 #include "agent/bundle/capture_signal.h"
 #include "agent/cgroup/cgroup_location.h"
@@ -99,6 +104,8 @@ class AgentImpl final : public Agent {
   }
 
   void stop() override {
+    // In a forked child the agent's threads do not exist and its locks may be held by them: leave it alone.
+    if (const pid_t owner = started_in_.load(); owner != 0 && owner != getpid()) return;
     std::lock_guard lifecycle(lifecycle_mu_);
     StopLocked();
   }
@@ -200,6 +207,7 @@ class AgentImpl final : public Agent {
       return st.error();
     }
     running_ = true;
+    started_in_.store(getpid());
 
     StartInfo info;
     const auto listen = internal::ParseListen(options_.http.listen);
@@ -235,6 +243,9 @@ class AgentImpl final : public Agent {
         exporter_ = std::move(*exporter);
         info.http_serving = true;
         info.http_port = exporter_->port();
+        // A forked child must not keep the port bound (agent/attach/fork_handlers.h).
+        internal::InstallForkHandlers();
+        for (const int fd : exporter_->listening_fds()) internal::TrackListeningSocket(fd, info.http_port);
         Log()->info("leakwatch {} serving metrics on http://{}:{}{} (period {}ms)", LEAKWATCH_VERSION,
                     listen->host, info.http_port, options_.http.metrics_path, options_.period.count());
       } else {
@@ -265,11 +276,14 @@ class AgentImpl final : public Agent {
   }
 
   void StopLocked() {
+    if (exporter_) {
+      for (const int fd : exporter_->listening_fds()) internal::UntrackListeningSocket(fd);
+    }
     if (scheduler_) scheduler_->Stop();
     capture_signal_.Uninstall();
     bundles_.Stop();
     scheduler_.reset();
-    exporter_.reset();  // blocks up to ~2 s while the HTTP server shuts down
+    exporter_.reset();  // joins the HTTP server's threads (a request in flight finishes first)
     debug_.reset();
     collector_.reset();
     running_ = false;
@@ -387,6 +401,7 @@ class AgentImpl final : public Agent {
   ConfigStatus config_status_;
   std::mutex lifecycle_mu_;
   bool running_ = false;
+  std::atomic<pid_t> started_in_{0};  // the process whose threads run this agent
   std::unique_ptr<internal::TickCollector> collector_;
   std::unique_ptr<internal::Scheduler> scheduler_;
   std::unique_ptr<exporters::PrometheusExporter> exporter_;
@@ -398,7 +413,14 @@ class AgentImpl final : public Agent {
 
 Result<std::unique_ptr<Agent>> Agent::Create(AgentOptions options) {
   try {
-    internal::EnvLookup env = internal::CaptureEnvironment(internal::GetEnv);
+    return internal::CreateAgent(std::move(options), internal::CaptureEnvironment(internal::GetEnv));
+  } catch (const std::exception& e) {
+    return Error{std::string("leakwatch agent could not be created: ") + e.what()};
+  }
+}
+
+Result<std::unique_ptr<Agent>> internal::CreateAgent(AgentOptions options, EnvLookup env) {
+  try {
     auto resolved = internal::ResolveConfig(options, env, std::nullopt, ActionNames());
     if (!resolved) return resolved.error();
     const AgentOptions& o = resolved->options;

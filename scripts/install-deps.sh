@@ -21,6 +21,9 @@ packages=(
   prometheus-alertmanager python3-yaml systemd
   # allocators the allocator-statistics tests preload (run-time libraries only: leakwatch finds them with dlsym)
   libjemalloc2 libgoogle-perftools4 libtcmalloc-minimal4 libmimalloc2.0
+  # real servers the attach tests (tests/integration/attach) run under `leakwatch run`: redis (linked against
+  # the system libjemalloc2), memcached (glibc malloc, threads), nginx (a master that forks workers)
+  redis-server memcached nginx-core
 )
 
 missing=()
@@ -42,5 +45,15 @@ fi
 
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# The servers' postinst scripts (redis-server, memcached, nginx-core) start their system service through
+# invoke-rc.d. This machine is a build/test host, not where they should run as services: while apt-get runs, a
+# policy-rc.d that denies every start (exit 101) is put in place, only when there is none already (an existing
+# one, e.g. a container image's, is left untouched), and removed afterwards.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\n# temporary: written by leakwatch scripts/install-deps.sh, removed when it ends\nexit 101\n' \
+    >/usr/sbin/policy-rc.d
+  chmod 755 /usr/sbin/policy-rc.d
+  trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"

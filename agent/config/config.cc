@@ -691,8 +691,11 @@ Status ApplyEnvironment(const EnvLookup& env, AgentOptions* options) {
 
 EnvLookup CaptureEnvironment(const EnvLookup& env) {
   auto captured = std::make_shared<std::map<std::string, std::string>>();
-  for (const char* name : {"LEAKWATCH_CONFIG", "LEAKWATCH_PERIOD", "LEAKWATCH_LOG_LEVEL", "LEAKWATCH_LISTEN",
-                           "LEAKWATCH_DEBUG_TOKEN_FILE"}) {
+  // The agent's variables, then the attach layer's (agent/attach/attach_settings.h).
+  for (const char* name :
+       {"LEAKWATCH_CONFIG", "LEAKWATCH_PERIOD", "LEAKWATCH_LOG_LEVEL", "LEAKWATCH_LISTEN",
+        "LEAKWATCH_DEBUG_TOKEN_FILE", "LEAKWATCH_DISABLE", "LEAKWATCH_FORK", "LEAKWATCH_FORK_DELAY",
+        "LEAKWATCH_CHILD_LISTEN", "LEAKWATCH_EXEC", "LEAKWATCH_DISCOVERY_DIR"}) {
     if (auto v = env(name)) (*captured)[name] = *v;
   }
   return [captured](const char* name) -> std::optional<std::string> {

@@ -13,6 +13,8 @@
 #include <ctime>
 #include <iterator>
 #include <mutex>
+#include <new>
+#include <thread>
 
 namespace leakwatch::internal {
 namespace {
@@ -98,9 +100,48 @@ std::mutex& LoggerMutex() {
   return *mu;
 }
 
+// Held around every write of the agent's log sinks. A pthread_atfork prepare handler takes it, so no agent
+// thread is inside fwrite(stderr) when the host forks: the child would inherit stderr's stdio lock held by a
+// thread that does not exist there, and the host's first fprintf(stderr) in the child would hang.
+std::timed_mutex& SinkWriteGate() {
+  static auto* mu = new std::timed_mutex;  // leaked on purpose: usable during static destruction
+  return *mu;
+}
+
+// Forwards to a single-threaded sink under SinkWriteGate() (which also serialises the writers).
+class GatedSink final : public spdlog::sinks::sink {
+ public:
+  explicit GatedSink(spdlog::sink_ptr inner) : inner_(std::move(inner)) {}
+  void log(const spdlog::details::log_msg& msg) override {
+    std::lock_guard lock(SinkWriteGate());
+    inner_->log(msg);
+  }
+  void flush() override {
+    std::lock_guard lock(SinkWriteGate());
+    inner_->flush();
+  }
+  void set_pattern(const std::string& pattern) override {
+    std::lock_guard lock(SinkWriteGate());
+    inner_->set_pattern(pattern);
+  }
+  void set_formatter(std::unique_ptr<spdlog::formatter> formatter) override {
+    std::lock_guard lock(SinkWriteGate());
+    inner_->set_formatter(std::move(formatter));
+  }
+
+ private:
+  spdlog::sink_ptr inner_;
+};
+
+// What ForkPrepareLogging() holds, for the parent and child handlers to release: per thread, since two host
+// threads may fork at once (the second waits for the first's fork to finish, or goes on without the locks).
+thread_local bool t_fork_holds_gate = false;
+thread_local bool t_fork_holds_logger = false;
+
 std::shared_ptr<spdlog::logger>& CurrentLogger() {
   static auto* logger = new std::shared_ptr<spdlog::logger>([] {
-    auto l = std::make_shared<spdlog::logger>(kLoggerName, std::make_shared<spdlog::sinks::stderr_sink_mt>());
+    auto l = std::make_shared<spdlog::logger>(
+        kLoggerName, std::make_shared<GatedSink>(std::make_shared<spdlog::sinks::stderr_sink_st>()));
     l->set_formatter(
         std::make_unique<spdlog::pattern_formatter>(kTextPattern, spdlog::pattern_time_type::utc));
     l->set_level(spdlog::level::info);
@@ -120,20 +161,20 @@ Status ConfigureLogging(const LogSettings& settings) {
   spdlog::sink_ptr sink;
   try {
     if (settings.sink == "stderr") {
-      sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+      sink = std::make_shared<spdlog::sinks::stderr_sink_st>();
     } else if (settings.sink == "stdout") {
-      sink = std::make_shared<spdlog::sinks::stdout_sink_mt>();
+      sink = std::make_shared<spdlog::sinks::stdout_sink_st>();
     } else if (settings.sink == "off") {
-      sink = std::make_shared<spdlog::sinks::null_sink_mt>();
+      sink = std::make_shared<spdlog::sinks::null_sink_st>();
     } else if (settings.sink.rfind("file:", 0) == 0 && settings.sink.size() > 5) {
-      sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(settings.sink.substr(5), /*truncate=*/false);
+      sink = std::make_shared<spdlog::sinks::basic_file_sink_st>(settings.sink.substr(5), /*truncate=*/false);
     } else {
       return Error{"log sink \"" + settings.sink + "\" is not one of stderr, stdout, off, file:<path>"};
     }
   } catch (const std::exception& e) {
     return Error{"log sink \"" + settings.sink + "\": " + e.what()};
   }
-  auto logger = std::make_shared<spdlog::logger>(kLoggerName, std::move(sink));
+  auto logger = std::make_shared<spdlog::logger>(kLoggerName, std::make_shared<GatedSink>(std::move(sink)));
   if (settings.json) {
     logger->set_formatter(std::make_unique<JsonLineFormatter>());
   } else {
@@ -151,6 +192,38 @@ Status ConfigureLogging(const LogSettings& settings) {
 std::shared_ptr<spdlog::logger> Log() {
   std::lock_guard lock(LoggerMutex());
   return CurrentLogger();
+}
+
+void ForkPrepareLogging() {
+  // Bounded: an agent thread stuck writing to a full stderr pipe must not hang the host's fork().
+  t_fork_holds_gate = SinkWriteGate().try_lock_for(std::chrono::milliseconds(20));
+  t_fork_holds_logger = LoggerMutex().try_lock();
+  for (int i = 0; i < 100 && !t_fork_holds_logger; ++i) {
+    std::this_thread::yield();
+    t_fork_holds_logger = LoggerMutex().try_lock();
+  }
+}
+
+void ForkParentLogging() {
+  if (t_fork_holds_logger) LoggerMutex().unlock();
+  if (t_fork_holds_gate) SinkWriteGate().unlock();
+  t_fork_holds_gate = t_fork_holds_logger = false;
+}
+
+void ForkChildLogging() {
+  // The child has one thread, the forking one: what the prepare handler holds it may release, and a lock
+  // the prepare handler could not take is held by a thread that does not exist here, so it is made anew.
+  if (t_fork_holds_logger) {
+    LoggerMutex().unlock();
+  } else {
+    new (&LoggerMutex()) std::mutex;
+  }
+  if (t_fork_holds_gate) {
+    SinkWriteGate().unlock();
+  } else {
+    new (&SinkWriteGate()) std::timed_mutex;
+  }
+  t_fork_holds_gate = t_fork_holds_logger = false;
 }
 
 void LogEvent(spdlog::level::level_enum level, std::string_view event, const std::vector<LogField>& fields) {

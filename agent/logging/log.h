@@ -30,6 +30,13 @@ Status ConfigureLogging(const LogSettings& settings);
 // The current logger. Hold the shared_ptr for the duration of one log call only.
 std::shared_ptr<spdlog::logger> Log();
 
+// pthread_atfork handlers (agent/attach/fork_policy.h installs them): prepare takes the logger's locks,
+// waiting at most ~20 ms for a write in progress, so that the child does not inherit them (or stdio's) held
+// by an agent thread; parent and child release them (the child re-creates any it could not take).
+void ForkPrepareLogging();
+void ForkParentLogging();
+void ForkChildLogging();
+
 // One field of a structured event; monostate fields are left out.
 struct LogField {
   std::string_view key;  // [a-z_]+

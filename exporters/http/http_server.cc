@@ -12,6 +12,7 @@
 #include <map>
 #include <stdexcept>
 
+#include "agent/common/listening_socket.h"
 #include "agent/config/config.h"
 #include "agent/logging/log.h"
 #include "exporters/http/basic_auth_header.h"
@@ -64,6 +65,8 @@ thread_local std::vector<std::string>* t_start_messages = nullptr;
 
 // Process-wide: some civetweb messages carry no connection, so they cannot be attributed to one server.
 LogRateLimiter g_civetweb_log_limiter;
+// Servers inside Stop(): their acceptors may report the failed accept() on the socket just shut down.
+std::atomic<int> g_servers_stopping{0};
 
 bool IsTokenChar(char c) {
   if (std::isalnum(static_cast<unsigned char>(c))) return true;
@@ -387,6 +390,10 @@ int OnCivetLogMessage(const mg_connection* conn, const char* message) {
       t_start_messages->emplace_back(message);
       return 1;
     }
+    // The acceptor's failed accept() on the socket Stop() just shut down is expected, not news.
+    if (g_servers_stopping.load() > 0 && std::string_view(message).find("accept") != std::string_view::npos) {
+      return 1;
+    }
     // Rate-limited: a port scanner must not be able to flood the host's log through us.
     if (const Router* router = RouterOf(conn)) {
       router->LogCivetwebMessage(message);
@@ -453,6 +460,7 @@ struct HttpServer::Impl {
   std::unique_ptr<Router> router;       // outlives the server: its threads use it until joined
   std::unique_ptr<CivetServer> server;  // reset by Stop()
   int port = 0;
+  std::vector<int> listening_fds;  // civetweb's listening sockets, shut down first by Stop()
 };
 
 HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -462,8 +470,14 @@ HttpServer::~HttpServer() { Stop(); }
 void HttpServer::Stop() {
   if (!impl_ || !impl_->server) return;
   try {
+    // Shutting the listening socket down wakes civetweb's acceptor at once; without it, the acceptor notices
+    // the stop flag only when its poll() times out (up to 2 s), and a host's exit would wait for that.
+    g_servers_stopping.fetch_add(1);
+    for (const int fd : impl_->listening_fds) leakwatch::internal::ShutDownListening(fd, impl_->port);
     impl_->server.reset();  // joins civetweb's threads; a request in flight finishes first
+    g_servers_stopping.fetch_sub(1);
   } catch (...) {
+    g_servers_stopping.fetch_sub(1);
     try {
       leakwatch::internal::Log()->error("{}: stopping the HTTP server threw; ignored",
                                         impl_->router->log_name());
@@ -473,6 +487,8 @@ void HttpServer::Stop() {
 }
 
 int HttpServer::port() const { return impl_->port; }
+
+const std::vector<int>& HttpServer::listening_fds() const { return impl_->listening_fds; }
 
 uint64_t HttpServer::handler_errors() const { return impl_->router->handler_errors(); }
 
@@ -520,6 +536,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
       return Error{"listening on " + Quote(options.listen) + " but civetweb reports no bound port"};
     }
     impl->port = ports.front();
+    impl->listening_fds = leakwatch::internal::FindListeningSockets("/proc/self/fd", impl->port);
     leakwatch::internal::Log()->debug("{}: serving HTTP on {}:{}{}", options.log_name, address->host,
                                       impl->port, options.basic_auth ? " with basic auth" : "");
     return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));

@@ -24,10 +24,10 @@
 // Thread-safety: Start() and Stop() (and the destructor) must not run concurrently on one server; port() and
 // handler_errors() are safe from any thread. Handlers run on the server's worker threads, several at once
 // (up to num_threads), so they must be thread-safe.
-// Cost: Start() binds a socket and starts num_threads + 1 threads; Stop() blocks up to ~2 s (civetweb polls
-// its listening socket in 2 s steps). Per request: one copy of the request headers, the handler, and the
-// compression of the body when it applies (zlib level 1: ~3-4 ms and a tenth of the size per MiB of
-// exposition text).
+// Cost: Start() binds a socket and starts num_threads + 1 threads; Stop() shuts the listening socket down
+// first and then joins the threads: tens of ms, plus any request in flight (it used to wait for civetweb's 2
+// s poll). Per request: one copy of the request headers, the handler, and the compression of the body when it
+// applies (zlib level 1: ~3-4 ms and a tenth of the size per MiB of exposition text).
 
 #include <cstdint>
 #include <functional>
@@ -125,7 +125,7 @@ class HttpServer {
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  // Closes the listening socket and joins the worker threads (up to ~2 s); a request in flight finishes
+  // Shuts the listening socket down and joins the worker threads (tens of ms); a request in flight finishes
   // first. No handler runs after Stop() returns. Idempotent.
   void Stop();
 
@@ -134,6 +134,9 @@ class HttpServer {
 
   // Number of requests whose handler failed (threw or returned an invalid response) since Start().
   uint64_t handler_errors() const;
+
+  // The listening sockets' fds (found once by Start(); for fork handlers that close them in children).
+  const std::vector<int>& listening_fds() const;
 
  private:
   struct Impl;

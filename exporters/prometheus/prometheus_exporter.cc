@@ -100,6 +100,8 @@ void PrometheusExporter::Stop() {
 
 int PrometheusExporter::port() const { return impl_->server->port(); }
 
+const std::vector<int>& PrometheusExporter::listening_fds() const { return impl_->server->listening_fds(); }
+
 uint64_t PrometheusExporter::collect_errors() const {
   return impl_->collectable->collect_errors() + (impl_->rules ? impl_->rules->collect_errors() : 0);
 }

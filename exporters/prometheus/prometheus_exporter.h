@@ -11,8 +11,8 @@
 // exporter; port() and the counters are safe from any thread. Requests run on the exporter's own worker
 // threads (num_threads of them), several at once, and call the SnapshotProvider and the extra routes' body
 // functions from there, concurrently with the caller's threads.
-// Cost: Start() binds a socket and starts num_threads + 1 threads; destruction blocks up to ~2 s (civetweb
-// polls its listening socket in 2 s steps). A scrape costs ~1 µs per series plus the provider call, plus the
+// Cost: Start() binds a socket and starts num_threads + 1 threads; destruction shuts the listening socket
+// down and joins them (tens of ms). A scrape costs ~1 µs per series plus the provider call, plus the
 // gzip compression when the scraper asks for it.
 
 #include <cstdint>
@@ -90,12 +90,14 @@ class PrometheusExporter {
   PrometheusExporter(const PrometheusExporter&) = delete;
   PrometheusExporter& operator=(const PrometheusExporter&) = delete;
 
-  // Stops serving: closes the listening socket and joins the worker threads (up to ~2 s); no provider or body
+  // Stops serving: closes the listening socket and joins the worker threads (tens of ms); no provider or body
   // function is called after it returns. Idempotent.
   void Stop();
 
   // The port actually bound (the chosen one when options.listen asked for port 0).
   int port() const;
+  // The listening sockets' fds (HttpServer::listening_fds()).
+  const std::vector<int>& listening_fds() const;
 
   // Number of scrapes whose rendering failed (also exported as leakwatch_exporter_collect_errors_total).
   uint64_t collect_errors() const;

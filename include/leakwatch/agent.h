@@ -26,6 +26,7 @@
 #include "leakwatch/rules.h"
 #include "leakwatch/snapshot.h"
 
+#pragma GCC visibility push(default)  // the public API: exported by libleakwatch.so
 namespace leakwatch {
 
 struct HttpOptions {
@@ -148,7 +149,12 @@ class Agent {
   virtual Result<StartInfo> start() = 0;
 
   // Stops the sampler and the HTTP endpoint and joins their threads. Idempotent; called by the destructor.
-  // May block up to ~2 s (the HTTP server polls its listening socket in steps).
+  // Cost: tens of milliseconds, plus an HTTP request or a bundle in progress.
+  // Fork: in a child forked from the process that started the agent, the agent's threads do not exist; stop()
+  // returns at once there, leaving the inherited state alone (the child's copy of the listening socket is
+  // closed by the agent's pthread_atfork handler). Do not destroy the Agent in such a child (its members'
+  // destructors would join threads that are not there): leave it, or use the C API or the preload library,
+  // which do this for you (docs/ATTACH.md).
   virtual void stop() = 0;
 
   // The most recent snapshot, or nullptr before the first start(). O(1), never blocks on a tick.
@@ -178,3 +184,5 @@ class Agent {
 };
 
 }  // namespace leakwatch
+
+#pragma GCC visibility pop

@@ -14,6 +14,7 @@
 
 #include "leakwatch/result.h"
 
+#pragma GCC visibility push(default)  // the public API: exported by libleakwatch.so
 namespace leakwatch {
 
 // The allocator's figures at one moment. Where each comes from, per allocator, is said field by field below
@@ -81,3 +82,5 @@ class AllocatorStatsProvider {
 };
 
 }  // namespace leakwatch
+
+#pragma GCC visibility pop

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#pragma GCC visibility push(default)  // the public API: exported by libleakwatch.so
 namespace leakwatch {
 
 struct BundleOptions {
@@ -66,3 +67,5 @@ struct BundleStats {
 };
 
 }  // namespace leakwatch
+
+#pragma GCC visibility pop

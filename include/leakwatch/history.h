@@ -35,6 +35,7 @@
 #include "leakwatch/result.h"
 #include "leakwatch/snapshot.h"
 
+#pragma GCC visibility push(default)  // the public API: exported by libleakwatch.so
 namespace leakwatch {
 
 struct HistoryOptions {
@@ -164,3 +165,5 @@ class History {
 };
 
 }  // namespace leakwatch
+
+#pragma GCC visibility pop

@@ -8,6 +8,7 @@
 #include <utility>
 #include <variant>
 
+#pragma GCC visibility push(default)  // the public API: exported by libleakwatch.so
 namespace leakwatch {
 
 // An error that names what went wrong: the file, line or field, the value and the cause.
@@ -46,3 +47,5 @@ using Status = Result<Ok>;
 inline Status OkStatus() { return Ok{}; }
 
 }  // namespace leakwatch
+
+#pragma GCC visibility pop

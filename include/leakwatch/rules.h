@@ -29,6 +29,7 @@
 
 #include "leakwatch/signals.h"
 
+#pragma GCC visibility push(default)  // the public API: exported by libleakwatch.so
 namespace leakwatch {
 
 enum class RuleKind : uint8_t {
@@ -214,3 +215,5 @@ struct ConfigStatus {
 std::string DescribeRuleStatus(const RuleStatus& status);
 
 }  // namespace leakwatch
+
+#pragma GCC visibility pop

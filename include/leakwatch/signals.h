@@ -14,6 +14,7 @@
 #include <optional>
 #include <string_view>
 
+#pragma GCC visibility push(default)  // the public API: exported by libleakwatch.so
 namespace leakwatch {
 
 enum class Signal : uint16_t {
@@ -165,3 +166,5 @@ std::string_view SourceName(Source s);
 Cadence SourceCadence(Source s);
 
 }  // namespace leakwatch
+
+#pragma GCC visibility pop

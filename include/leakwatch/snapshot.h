@@ -24,6 +24,7 @@
 #include "leakwatch/allocator.h"
 #include "leakwatch/signals.h"
 
+#pragma GCC visibility push(default)  // the public API: exported by libleakwatch.so
 namespace leakwatch {
 
 struct Snapshot {
@@ -74,3 +75,5 @@ struct Snapshot {
 };
 
 }  // namespace leakwatch
+
+#pragma GCC visibility pop

@@ -74,6 +74,10 @@ Result<std::unique_ptr<ChildProcess>> ChildProcess::Spawn(const ChildOptions& op
 
   int out_pipe[2];
   int err_pipe[2];
+  int in_pipe[2] = {-1, -1};
+  if (options.stdin_pipe && pipe2(in_pipe, O_CLOEXEC) != 0) {
+    return Error{std::string("pipe2: ") + std::strerror(errno)};
+  }
   if (pipe2(out_pipe, O_CLOEXEC) != 0) return Error{std::string("pipe2: ") + std::strerror(errno)};
   if (pipe2(err_pipe, O_CLOEXEC) != 0) {
     close(out_pipe[0]);
@@ -103,7 +107,7 @@ Result<std::unique_ptr<ChildProcess>> ChildProcess::Spawn(const ChildOptions& op
       if (fd < 0 || write(fd, buf, n) != static_cast<ssize_t>(n)) ChildFail(err_pipe[1], 1);
       close(fd);
     }
-    const int null_fd = open("/dev/null", O_RDONLY);
+    const int null_fd = options.stdin_pipe ? in_pipe[0] : open("/dev/null", O_RDONLY);
     if (null_fd < 0 || dup2(null_fd, 0) < 0 || dup2(out_pipe[1], 1) < 0 || dup2(stderr_fd, 2) < 0) {
       ChildFail(err_pipe[1], 3);
     }
@@ -119,7 +123,8 @@ Result<std::unique_ptr<ChildProcess>> ChildProcess::Spawn(const ChildOptions& op
   close(out_pipe[1]);
   close(err_pipe[1]);
   close(stderr_fd);
-  std::unique_ptr<ChildProcess> child(new ChildProcess(pid, out_pipe[0], options.stderr_path));
+  if (in_pipe[0] >= 0) close(in_pipe[0]);
+  std::unique_ptr<ChildProcess> child(new ChildProcess(pid, out_pipe[0], in_pipe[1], options.stderr_path));
   // The error pipe is close-on-exec: EOF means exec succeeded; a record means the child failed before it.
   ChildFailure failure{};
   ssize_t n;
@@ -141,6 +146,18 @@ Result<std::unique_ptr<ChildProcess>> ChildProcess::Spawn(const ChildOptions& op
 ChildProcess::~ChildProcess() {
   Kill();
   if (stdout_fd_ >= 0) close(stdout_fd_);
+  if (stdin_fd_ >= 0) close(stdin_fd_);
+}
+
+Status ChildProcess::WriteStdin(std::string_view text) {
+  if (stdin_fd_ < 0) return Error{"the child was started without a stdin pipe (ChildOptions::stdin_pipe)"};
+  while (!text.empty()) {
+    const ssize_t n = write(stdin_fd_, text.data(), text.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return Error{std::string("write to the child's stdin: ") + std::strerror(errno)};
+    text.remove_prefix(static_cast<size_t>(n));
+  }
+  return OkStatus();
 }
 
 Result<std::string> ChildProcess::ReadLine(std::chrono::milliseconds timeout) {

@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -27,6 +28,8 @@ struct ChildOptions {
   std::string cgroup_procs;
   // The child's stderr goes to this file (truncated); its stdout is a pipe read with ReadLine().
   std::string stderr_path;
+  // The child's stdin: a pipe written with WriteStdin() when set, else /dev/null.
+  bool stdin_pipe = false;
 };
 
 class ChildProcess {
@@ -51,6 +54,10 @@ class ChildProcess {
   // True while the child has not exited (reaps it if it just did).
   bool Running();
 
+  // Writes to the child's stdin (ChildOptions::stdin_pipe); fails when there is no pipe or the child closed
+  // it.
+  Status WriteStdin(std::string_view text);
+
   // Sends `sig` to the child (no-op once reaped).
   void Signal(int sig);
 
@@ -61,11 +68,12 @@ class ChildProcess {
   std::string Stderr() const;
 
  private:
-  ChildProcess(pid_t pid, int stdout_fd, std::string stderr_path)
-      : pid_(pid), stdout_fd_(stdout_fd), stderr_path_(std::move(stderr_path)) {}
+  ChildProcess(pid_t pid, int stdout_fd, int stdin_fd, std::string stderr_path)
+      : pid_(pid), stdout_fd_(stdout_fd), stdin_fd_(stdin_fd), stderr_path_(std::move(stderr_path)) {}
 
   pid_t pid_;
   int stdout_fd_;
+  int stdin_fd_;  // -1 without ChildOptions::stdin_pipe
   std::string stderr_path_;
   std::string stdout_buffer_;
   std::optional<int> exit_status_;
