@@ -35,19 +35,6 @@ void PrintHelp() {
       kUsage);
 }
 
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start < text.size()) {
-    const size_t eol = text.find('\n', start);
-    std::string line = text.substr(start, eol == std::string::npos ? std::string::npos : eol - start);
-    if (!line.empty()) out.push_back(std::move(line));
-    if (eol == std::string::npos) break;
-    start = eol + 1;
-  }
-  return out;
-}
-
 std::string Summary(const std::string& file, const internal::ResolvedConfig& config) {
   const AgentOptions& o = config.options;
   std::vector<std::vector<std::string>> rows;
@@ -112,7 +99,7 @@ int CheckConfigCommand(const Args& args) {
   std::vector<std::string> problems;
   auto resolved = internal::ResolveConfig(program, no_env, *text, internal::KnownActionNames());
   if (!resolved) {
-    problems = Lines(resolved.error().message);
+    problems = NonEmptyLines(resolved.error().message);
   } else if (!resolved->options.http.web_config_file.empty()) {
     if (auto web = exporters::LoadWebConfig(resolved->options.http.web_config_file); !web) {
       problems.push_back("http.web_config_file: " + web.error().message);

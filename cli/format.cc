@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <string_view>
 
+#include "agent/common/text.h"
+
 namespace leakwatch::cli {
 
 std::string FormatBytes(double bytes) {
@@ -80,6 +82,15 @@ std::string RenderTable(const std::vector<std::vector<std::string>>& rows) {
     }
     while (!line.empty() && line.back() == ' ') line.pop_back();
     out += line + "\n";
+  }
+  return out;
+}
+
+std::vector<std::string> NonEmptyLines(std::string_view text) {
+  std::vector<std::string> out;
+  std::string_view line;
+  while (internal::NextLine(&text, &line)) {
+    if (!line.empty()) out.emplace_back(line);
   }
   return out;
 }

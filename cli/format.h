@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace leakwatch::cli {
@@ -19,5 +20,7 @@ std::string FormatElapsed(double seconds);
 std::string FormatNumber(double value, int decimals = 2);
 // Left-aligned columns separated by two spaces; the last column is not padded.
 std::string RenderTable(const std::vector<std::vector<std::string>>& rows);
+// The non-empty lines of a multi-line message (an Error lists one problem per line).
+std::vector<std::string> NonEmptyLines(std::string_view text);
 
 }  // namespace leakwatch::cli

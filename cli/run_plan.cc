@@ -5,6 +5,7 @@
 #include "agent/attach/attach_settings.h"
 #include "agent/config/config.h"
 #include "cli/args.h"
+#include "cli/format.h"
 #include "cli/preload.h"
 #include "cli/program_check.h"
 #include "exporters/prometheus/web_config.h"
@@ -70,19 +71,6 @@ const std::vector<OptionSpec>& RunOptions() {
 bool IsLogLevel(const std::string& level) {
   static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn", "error", "critical", "off"};
   return kLevels.count(level) != 0;
-}
-
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= text.size()) {
-    const size_t eol = text.find('\n', start);
-    std::string line = text.substr(start, eol == std::string::npos ? std::string::npos : eol - start);
-    if (!line.empty()) out.push_back(std::move(line));
-    if (eol == std::string::npos) break;
-    start = eol + 1;
-  }
-  return out;
 }
 
 }  // namespace
@@ -214,13 +202,13 @@ RunPlan PlanRun(const std::vector<std::string>& args, const RunContext& context)
     return FindEnv(plan.env, name);
   };
   if (auto attach = internal::ReadAttachSettings(lookup); !attach) {
-    for (std::string& line : Lines(attach.error().message)) problems.push_back(std::move(line));
+    for (std::string& line : NonEmptyLines(attach.error().message)) problems.push_back(std::move(line));
   }
   AgentOptions program;
   program.use_environment = true;
   const auto resolved = internal::ResolveConfig(program, lookup, std::nullopt, internal::KnownActionNames());
   if (!resolved) {
-    for (std::string& line : Lines(resolved.error().message)) problems.push_back(std::move(line));
+    for (std::string& line : NonEmptyLines(resolved.error().message)) problems.push_back(std::move(line));
   } else if (!resolved->options.http.web_config_file.empty()) {
     if (auto web = exporters::LoadWebConfig(resolved->options.http.web_config_file); !web) {
       problems.push_back("http.web_config_file: " + web.error().message);

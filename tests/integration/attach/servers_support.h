@@ -21,10 +21,6 @@
 
 namespace leakwatch::integration::attach {
 
-// A port that was free on 127.0.0.1 a moment ago (bound to port 0, then closed); 0 when that failed. The
-// caller retries with another one when its server then finds it taken.
-int FreeLoopbackPort();
-
 // True when a TCP connection to 127.0.0.1:<port> succeeds now.
 bool PortAccepts(int port);
 

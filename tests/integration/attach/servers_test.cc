@@ -46,6 +46,7 @@
 #include "tests/integration/child_process.h"
 #include "tests/integration/proc_probe.h"
 #include "tests/integration/prom_text.h"
+#include "tests/support/free_port.h"
 #include "tests/support/http_client.h"
 #include "tests/support/temp_tree.h"
 
@@ -405,7 +406,7 @@ class ServerRun {
       auto run = std::unique_ptr<ServerRun>(new ServerRun());
       run->dir_ = tree.Path(label + "-" + std::to_string(attempt));
       fs::create_directories(run->dir_);
-      run->port_ = FreeLoopbackPort();
+      run->port_ = test_support::FreeLoopbackPort();
       if (run->port_ == 0) return Error{"no free loopback port"};
       if (server.prepare) server.prepare(run->port_, run->dir_);
       ChildOptions options;

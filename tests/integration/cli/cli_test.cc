@@ -25,6 +25,7 @@
 
 #include "leakwatch/agent.h"
 #include "leakwatch/version.h"
+#include "tests/support/free_port.h"
 #include "tests/support/temp_tree.h"
 
 extern char** environ;
@@ -300,20 +301,8 @@ TEST(CliTest, StatusExitsZeroWhenNothingFires) {
 
 // ---- connection problems ----
 
-int ClosedPort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
 TEST(CliTest, ConnectionRefusedSaysWhatToDo) {
-  const std::string addr = "127.0.0.1:" + std::to_string(ClosedPort());
+  const std::string addr = "127.0.0.1:" + std::to_string(test_support::FreeLoopbackPort());
   for (const char* command : {"status", "capture", "incidents"}) {
     const auto r = Cli({command, addr});
     EXPECT_EQ(r.code(), 1) << command << r.describe();

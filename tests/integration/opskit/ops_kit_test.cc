@@ -39,6 +39,7 @@
 #include "tests/integration/demo_harness.h"
 #include "tests/integration/opskit/webhook_sink.h"
 #include "tests/integration/scoped_cgroup.h"
+#include "tests/support/free_port.h"
 #include "tests/support/http_client.h"
 #include "tests/support/temp_tree.h"
 
@@ -66,21 +67,6 @@ std::optional<std::string> MissingPeers() {
     }
   }
   return std::nullopt;
-}
-
-int FreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  int port = 0;
-  if (fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  if (fd >= 0) ::close(fd);
-  return port;
 }
 
 Result<test_support::HttpResponse> Get(int port, const std::string& path, std::chrono::milliseconds timeout) {
@@ -201,7 +187,7 @@ Result<Peer> StartPeer(std::vector<std::string> argv, int port, const std::strin
 
 // The shipped Alertmanager config (receivers pointed at the sink) in a real Alertmanager, without clustering.
 Result<Peer> StartAlertmanager(test_support::TempTree& tree, int sink_port) {
-  const int port = FreePort();
+  const int port = test_support::FreeLoopbackPort();
   tree.Write("alertmanager.yml", AlertmanagerConfigForTest(sink_port));
   return StartPeer(
       {"/usr/bin/prometheus-alertmanager", "--config.file=" + tree.Path("alertmanager.yml"),
@@ -408,7 +394,7 @@ TEST(OpsKit, MemoryLeakPagesOnCallSteadyServiceStaysQuietAndEveryDashboardQueryH
                  "']\n"
                  "scrape_configs:\n  - job_name: leakwatch\n    static_configs:\n      - targets: ['" +
                  leaky->instance + "', '" + steady->instance + "']\n");
-  const int prom_port = FreePort();
+  const int prom_port = test_support::FreeLoopbackPort();
   auto prometheus = StartPeer({"/usr/bin/prometheus", "--config.file=" + tree.Path("prometheus.yml"),
                                "--storage.tsdb.path=" + tree.Path("prom-data"),
                                "--web.listen-address=127.0.0.1:" + std::to_string(prom_port),

@@ -24,6 +24,7 @@
 #include "cli/prom_text.h"
 #include "cli/run_plan.h"
 #include "cli/status_report.h"
+#include "tests/support/free_port.h"
 #include "tests/support/temp_tree.h"
 
 namespace leakwatch::cli {
@@ -465,20 +466,8 @@ TEST(CliStatusReport, WithoutMetrics) {
 
 // ---- the HTTP client's failures, explained ----
 
-int ClosedPort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
 TEST(CliHttp, RefusedByNameAndAddress) {
-  const int port = ClosedPort();
+  const int port = test_support::FreeLoopbackPort();
   for (const char* host : {"127.0.0.1", "localhost"}) {
     HttpFailure failure = HttpFailure::kNone;
     HttpRequestOptions o;
