@@ -105,6 +105,8 @@ TEST(EnvironmentArrayTest, FindsAndCleansWithoutTouchingOtherEntries) {
   EXPECT_EQ(env[2], c.data());
   EXPECT_FALSE(RemovePreloadFromEnvironment(env.data(), "/x/libleakwatch_preload.so"))
       << "nothing left to do";
+  ASSERT_NE(env[1], b.data());
+  delete[] env[1];  // the new entry: owned by the environment in a process, by this test here
 
   std::string only = "LD_PRELOAD=libleakwatch_preload.so";
   std::vector<char*> env2{a.data(), only.data(), c.data(), nullptr};
