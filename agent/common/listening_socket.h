@@ -11,12 +11,19 @@
 // fd).
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace leakwatch::internal {
 
-// The fds in `fd_dir` (normally "/proc/self/fd") that are TCP sockets listening on `port` (IPv4 or IPv6).
-std::vector<int> FindListeningSockets(const std::string& fd_dir, int port);
+// The fds of this process that are TCP sockets listening on `port` (IPv4 or IPv6). `proc_self` is normally
+// "/proc/self": the sockets' inodes come from its net/tcp and net/tcp6, the fds from readlink() on its fd/
+// entries ("socket:[inode]"). No system call touches the fds themselves, so fds that other threads open and
+// close meanwhile (the host's, or civetweb's) are never used.
+std::vector<int> FindListeningSockets(const std::string& proc_self, int port);
+
+// The inodes of the sockets in LISTEN state on `port` in the text of /proc/net/tcp or /proc/net/tcp6 (pure).
+std::vector<unsigned long> ListeningSocketInodes(std::string_view proc_net_tcp, int port);
 
 // True when `fd` is a TCP socket listening on `port`: a re-check before acting on a remembered fd, which the
 // host may have closed and reused for something else.

@@ -229,6 +229,31 @@ TEST(DependencyGuardTest, TheRealProcessResolvesEveryDependencyToDebiansLibrary)
   EXPECT_TRUE(st) << st.error().message;
 }
 
+TEST(ListeningSocketTest, ParsesListeningInodesFromProcNetTcp) {
+  // Captured from /proc/net/tcp and /proc/net/tcp6 (Linux 6.1); port 9860 = 0x2684, state 0A = LISTEN.
+  const std::string tcp =
+      "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+      "   0: 0100007F:2684 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1975339 1 "
+      "0000000000000000 100 0 0 10 0\n"
+      "   1: 0100007F:2684 0100007F:C350 01 00000000:00000000 00:00000000 00000000     0        0 1975400 1 "
+      "0000000000000000 20 4 30 10 -1\n"
+      "   2: 00000000:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1811 1 "
+      "0000000000000000 100 0 0 10 0\n";
+  EXPECT_EQ(ListeningSocketInodes(tcp, 9860), std::vector<unsigned long>{1975339}) << "not the connection";
+  EXPECT_EQ(ListeningSocketInodes(tcp, 8080), std::vector<unsigned long>{1811});
+  EXPECT_TRUE(ListeningSocketInodes(tcp, 9861).empty());
+  const std::string tcp6 =
+      "  sl  local_address                         remote_address                        st tx_queue "
+      "rx_queue "
+      "tr tm->when retrnsmt   uid  timeout inode\n"
+      "   0: 00000000000000000000000000000000:2684 00000000000000000000000000000000:0000 0A "
+      "00000000:00000000 "
+      "00:00000000 00000000     0        0 2222 1 0000000000000000 100 0 0 10 0\n";
+  EXPECT_EQ(ListeningSocketInodes(tcp6, 9860), std::vector<unsigned long>{2222});
+  EXPECT_TRUE(ListeningSocketInodes("", 9860).empty());
+  EXPECT_TRUE(ListeningSocketInodes("header\n   0: garbage\n", 9860).empty());
+}
+
 TEST(ListeningSocketTest, FindsTheSocketByPortAndClosesOnlyIt) {
   const int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   ASSERT_GE(listener, 0);
@@ -244,11 +269,11 @@ TEST(ListeningSocketTest, FindsTheSocketByPortAndClosesOnlyIt) {
   EXPECT_TRUE(IsListeningOn(listener, port));
   EXPECT_FALSE(IsListeningOn(listener, port + 1));
   EXPECT_FALSE(IsListeningOn(STDIN_FILENO, port));
-  EXPECT_EQ(FindListeningSockets("/proc/self/fd", port), std::vector<int>{listener});
+  EXPECT_EQ(FindListeningSockets("/proc/self", port), std::vector<int>{listener});
   EXPECT_FALSE(CloseListening(listener, port + 1));
   EXPECT_TRUE(CloseListening(listener, port));
   EXPECT_FALSE(IsListeningOn(listener, port));
-  EXPECT_TRUE(FindListeningSockets("/proc/self/fd", port).empty());
+  EXPECT_TRUE(FindListeningSockets("/proc/self", port).empty());
 }
 
 }  // namespace
