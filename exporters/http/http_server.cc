@@ -536,7 +536,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
       return Error{"listening on " + Quote(options.listen) + " but civetweb reports no bound port"};
     }
     impl->port = ports.front();
-    impl->listening_fds = leakwatch::internal::FindListeningSockets("/proc/self/fd", impl->port);
+    impl->listening_fds = leakwatch::internal::FindListeningSockets("/proc/self", impl->port);
     leakwatch::internal::Log()->debug("{}: serving HTTP on {}:{}{}", options.log_name, address->host,
                                       impl->port, options.basic_auth ? " with basic auth" : "");
     return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
