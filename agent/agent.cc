@@ -20,6 +20,8 @@
 #include "agent/common/clock.h"
 #include "agent/config/config.h"
 #include "agent/config/config_watcher.h"
+#include "agent/heap_sampler/heap_profiler.h"
+#include "agent/heap_sampler/sampled_profile.h"
 #include "agent/logging/log.h"
 #include "agent/procfs/fd_type_reader.h"
 #include "agent/procfs/process_reader.h"
@@ -82,6 +84,7 @@ class AgentImpl final : public Agent {
         env_(std::move(env)),
         options_(std::move(resolved.options)),
         history_(std::move(history)),
+        heap_profiler_(options_.heap_profiler),
         bundles_(options_.bundle, WriterOptions(options_), [this] { return BundleInputsNow(); }),
         actions_(bundles_),
         engine_(std::move(resolved.rules), options_.period, &events_, &actions_),
@@ -149,6 +152,42 @@ class AgentImpl final : public Agent {
             .seconds = std::chrono::duration<double>(written->duration).count()};
   }
 
+  // GET /debug/pprof/heap, on an HTTP worker.
+  exporters::HeapProfileReply HeapProfileForHttp(bool peak, bool symbolize) const {
+    try {
+      std::optional<internal::SampledHeapCapture> now;
+      std::shared_ptr<const internal::SampledHeapCapture> kept;
+      const internal::SampledHeapCapture* capture = nullptr;
+      if (peak) {
+        kept = heap_profiler_.peak();
+        if (!kept)
+          return {.status = 404,
+                  .error =
+                      "no peak heap profile yet (the heap sampler keeps one "
+                      "once it has live samples)"};
+        capture = kept.get();
+      } else {
+        now = heap_profiler_.CaptureNow();
+        if (!now) {
+          const auto st = heap_profiler_.status();
+          return {.status = 503,
+                  .error = "the heap profiler is " + std::string(internal::HeapProfilerStateName(st.state)) +
+                           (st.reason.empty() ? "" : ": " + st.reason)};
+        }
+        capture = &*now;
+      }
+      internal::EncodeSampledHeapOptions o;
+      o.symbolize = symbolize;
+      o.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+      o.what = peak ? "peak" : "current";
+      auto encoded = internal::EncodeSampledHeap(*capture, o);
+      if (!encoded) return {.status = 500, .error = encoded.error().message};
+      return {.status = 200, .pprof_gz = std::move(encoded->pprof_gz)};
+    } catch (const std::exception& e) {
+      return {.status = 500, .error = std::string("heap profile failed: ") + e.what()};
+    }
+  }
+
   ConfigStatus config_status() const override {
     std::lock_guard lock(config_mu_);
     return config_status_;
@@ -171,6 +210,8 @@ class AgentImpl final : public Agent {
     const uint32_t allocator_every =
         options_.allocator.period.count() == 0 ? 1 : ticks_per(options_.allocator.period);
     readers.push_back(std::make_unique<internal::AllocatorReader>(AllocatorProvider(), allocator_every));
+    heap_profiler_.Start();
+    readers.push_back(std::make_unique<internal::HeapSamplerReader>(heap_profiler_));
     if (options_.smaps_rollup) {
       readers.push_back(std::make_unique<internal::SmapsRollupReader>(options_.proc_root, options_.pid));
     }
@@ -224,7 +265,9 @@ class AgentImpl final : public Agent {
           .capture = [this](const std::string& reason,
                             std::chrono::milliseconds wait) { return CaptureForHttp(reason, wait); },
           .max_wait = std::chrono::seconds(60),
-          .retry_after = options_.bundle.window / std::max<uint32_t>(1, options_.bundle.max_per_window)});
+          .retry_after = options_.bundle.window / std::max<uint32_t>(1, options_.bundle.max_per_window),
+          .heap_profile = [this](bool peak, bool symbolize) { return HeapProfileForHttp(peak, symbolize); },
+          .heap_requires_token = options_.heap_profiler.require_token});
       eo.routes = debug_->Routes();
       eo.rules_provider = [this] {
         auto rules = engine_.status();
@@ -286,6 +329,7 @@ class AgentImpl final : public Agent {
     exporter_.reset();  // joins the HTTP server's threads (a request in flight finishes first)
     debug_.reset();
     collector_.reset();
+    heap_profiler_.Stop();
     running_ = false;
   }
 
@@ -353,6 +397,7 @@ class AgentImpl final : public Agent {
     auto location = internal::LocateCgroup(internal::CgroupRoots{
         .proc_root = options_.proc_root, .pid = options_.pid, .mount_prefix = options_.cgroup_mount_prefix});
     if (location) in.cgroup = std::move(*location);
+    in.heap_profiler = &heap_profiler_;
     return in;
   }
 
@@ -380,6 +425,13 @@ class AgentImpl final : public Agent {
              a.glibc_mallinfo_budget != b.glibc_mallinfo_budget ||
              a.glibc_mallinfo_max_period != b.glibc_mallinfo_max_period,
          "allocator");
+    const HeapProfilerOptions& h = next.heap_profiler;
+    const HeapProfilerOptions& g = o.heap_profiler;
+    note(h.enabled != g.enabled || h.sampling_interval_bytes != g.sampling_interval_bytes ||
+             h.max_live_samples != g.max_live_samples || h.max_stacks != g.max_stacks ||
+             h.require_token != g.require_token || h.peak_growth != g.peak_growth ||
+             h.peak_min_interval != g.peak_min_interval,
+         "heap_profiler");
     note(next.config_check_period != o.config_check_period, "config_check_period");
     return out;
   }
@@ -388,6 +440,7 @@ class AgentImpl final : public Agent {
   const internal::EnvLookup env_;
   const AgentOptions options_;
   const std::unique_ptr<History> history_;
+  internal::HeapProfiler heap_profiler_;
   internal::LoggingEventSink events_;
   internal::BundleService bundles_;
   internal::CaptureSignal capture_signal_;

@@ -19,6 +19,8 @@ packages=(
   # checkers (Python with PyYAML), systemd-analyze. The offline Kubernetes validation uses the machine's
   # Node.js and npm (not from Debian here) and is skipped where they are missing.
   prometheus-alertmanager python3-yaml systemd
+  # the heap profiler's stack unwinder (loaded at run time with dlopen; without it libgcc's, 15x slower, is used)
+  libunwind8
   # allocators the allocator-statistics tests preload (run-time libraries only: leakwatch finds them with dlsym)
   libjemalloc2 libgoogle-perftools4 libtcmalloc-minimal4 libmimalloc2.0
   # real servers the attach tests (tests/integration/attach) run under `leakwatch run`: redis (linked against

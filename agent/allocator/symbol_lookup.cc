@@ -2,6 +2,8 @@
 
 #include <dlfcn.h>
 
+#include "agent/heap_sampler/heap_sampler_hooks.h"
+
 namespace leakwatch::internal {
 
 void* FindProcessSymbol(const char* name) { return ::dlsym(RTLD_DEFAULT, name); }
@@ -23,6 +25,16 @@ bool MallocComesFromObjectOf(const SymbolLookup& lookup, const char* api_symbol)
   const void* api = lookup.find(api_symbol);
   const void* malloc_fn = lookup.find("malloc");
   if (api == nullptr || malloc_fn == nullptr) return false;
+  // leakwatch's own heap-profiler hooks forward to the real allocator: judge that one.
+  using HooksLookup = const HeapSamplerHooks* (*)();
+  if (auto hooks_lookup = reinterpret_cast<HooksLookup>(lookup.find(kHeapSamplerHooksSymbol))) {
+    const HeapSamplerHooks* hooks = hooks_lookup();
+    if (hooks != nullptr && hooks->abi == kHeapSamplerHooksAbi && hooks->own_malloc == malloc_fn &&
+        hooks->real_malloc != nullptr) {
+      malloc_fn = hooks->real_malloc();
+      if (malloc_fn == nullptr) return false;
+    }
+  }
   const void* api_object = lookup.object_of(api);
   return api_object != nullptr && api_object == lookup.object_of(malloc_fn);
 }

@@ -38,8 +38,9 @@ struct SymbolLookup {
 };
 
 // True when `malloc` resolves to the loaded object that defines `api_symbol`: the allocator behind that
-// symbol is the one the process's malloc() calls use. False when either symbol is missing or the objects are
-// unknown.
+// symbol is the one the process's malloc() calls use. When malloc is leakwatch's heap-profiler hooks
+// (agent/heap_sampler/heap_sampler_hooks.h), the allocator they forward to is the one judged. False when
+// either symbol is missing or the objects are unknown.
 bool MallocComesFromObjectOf(const SymbolLookup& lookup, const char* api_symbol);
 
 // "libjemalloc.so.2" style description of where `symbol` lives, for log lines ("" when unknown).

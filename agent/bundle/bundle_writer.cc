@@ -18,6 +18,7 @@
 #include "agent/bundle/heap_profile_part.h"
 #include "agent/bundle/history_export.h"
 #include "agent/bundle/process_identity.h"
+#include "agent/bundle/sampled_heap_part.h"
 #include "agent/bundle/thread_inventory.h"
 #include "agent/common/file_reader.h"
 #include "agent/common/text.h"
@@ -235,12 +236,33 @@ Result<BundleResult> WriteBundle(const BundleWriterOptions& o, const BundleTrigg
   heap_options.this_process = o.pid == "self" || o.pid == std::to_string(::getpid());
   heap_options.main_executable = identity.executable;
   heap_options.deadline = deadline;
-  HeapProfilePart heap = WriteHeapProfilePart(heap_options, snap ? snap->allocator.get() : nullptr);
-  for (const auto& f : heap.files) {
-    b.result().files.push_back(f);
-    b.result().bytes += f.bytes;
+  // leakwatch's own sampler when it has samples (every allocator, from the first allocation); the allocator's
+  // profile otherwise, and beside it when the operator turned the allocator's profiler on.
+  const AllocatorInfo* allocator = snap ? snap->allocator.get() : nullptr;
+  HeapProfilePart heap;
+  std::optional<HeapProfilePart> allocator_heap;
+  if (inputs.heap_profiler != nullptr && heap_options.this_process &&
+      SampledHeapAvailable(*inputs.heap_profiler)) {
+    SampledHeapPartOptions sampled;
+    sampled.dir = tmp;
+    sampled.max_file_bytes = o.max_file_bytes;
+    sampled.deadline = deadline;
+    heap = WriteSampledHeapPart(sampled, *inputs.heap_profiler);
+    if (allocator != nullptr && allocator->profiling_active) {
+      heap_options.pprof_name = "heap_allocator.pb.gz";
+      allocator_heap = WriteHeapProfilePart(heap_options, allocator);
+    }
+  } else {
+    heap = WriteHeapProfilePart(heap_options, allocator);
   }
-  if (heap.skipped) b.result().skipped.push_back(*heap.skipped);
+  for (const HeapProfilePart* part : {&heap, allocator_heap ? &*allocator_heap : nullptr}) {
+    if (part == nullptr) continue;
+    for (const auto& f : part->files) {
+      b.result().files.push_back(f);
+      b.result().bytes += f.bytes;
+    }
+    if (part->skipped) b.result().skipped.push_back(*part->skipped);
+  }
 
   if (snap) {
     b.Part("snapshot.json", false, {"snapshot.json"}, [&](std::vector<BundleFile*>& f) {
@@ -329,6 +351,7 @@ Result<BundleResult> WriteBundle(const BundleWriterOptions& o, const BundleTrigg
   m["process"] = std::move(p);
   if (headroom) m["memory_headroom_bytes"] = *headroom;
   m["heap_profile"] = std::move(heap.manifest);
+  if (allocator_heap) m["allocator_heap_profile"] = std::move(allocator_heap->manifest);
   json files = json::array();
   for (const auto& f : result.files)
     files.push_back({{"name", f.name}, {"bytes", f.bytes}, {"capped", f.capped}});

@@ -56,10 +56,14 @@ struct BundleTrigger {
   std::optional<RuleStatus> rule = std::nullopt;  // for source == "rule"
 };
 
+class HeapProfiler;
+
 struct BundleInputs {
   std::shared_ptr<const Snapshot> snapshot;  // the latest tick (may be null: then no snapshot-based parts)
   const History* history = nullptr;
   CgroupLocation cgroup;  // where the memory cgroup's files are (version 0: none)
+  // leakwatch's heap sampler; its profiles replace the allocator's when it has samples (may be null).
+  const HeapProfiler* heap_profiler = nullptr;
 };
 
 struct BundleFileEntry {

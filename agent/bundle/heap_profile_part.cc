@@ -27,7 +27,6 @@ using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 constexpr const char* kRawFile = "heap.prof";
-constexpr const char* kPprofFile = "heap.pb.gz";
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
@@ -234,7 +233,8 @@ HeapProfilePart Write(const HeapProfilePartOptions& o, const AllocatorInfo* allo
       }
     }();
     if (c.ok()) {
-      BundleFile f(o.dir + "/" + kPprofFile, o.max_file_bytes);
+      const char* kPprofFile = o.pprof_name.c_str();
+      BundleFile f(o.dir + "/" + o.pprof_name, o.max_file_bytes);
       f.Write(c->pprof_gz);
       f.Close();
       part.files.push_back({kPprofFile, f.bytes(), f.capped() || !f.ok()});

@@ -37,6 +37,8 @@ namespace leakwatch::internal {
 struct HeapProfilePartOptions {
   std::string dir;  // the bundle's directory (being built)
   uint64_t max_file_bytes = 64ull << 20;
+  // The converted profile's name: "heap_allocator.pb.gz" when leakwatch's own sampler writes heap.pb.gz.
+  std::string pprof_name = "heap.pb.gz";
   // The bundle describes this process (pid "self" or our own pid); else no profile is taken.
   bool this_process = true;
   std::string main_executable;  // /proc/self/exe's target: its mapping goes first in heap.pb.gz

@@ -489,10 +489,11 @@ Status ApplyConfigText(std::string_view text, const std::string& file_name, Agen
   if (root.IsNull()) return OkStatus();
   ErrorList errors(file_name);
   try {
-    CheckKeys(root, "",
-              {"period", "slow_period", "smaps_rollup", "fd_types", "fd_scan_limit", "history_budget_bytes",
-               "http", "log", "allocator", "bundle", "default_rules", "rules", "config_check_period"},
-              errors);
+    CheckKeys(
+        root, "",
+        {"period", "slow_period", "smaps_rollup", "fd_types", "fd_scan_limit", "history_budget_bytes", "http",
+         "log", "allocator", "bundle", "heap_profiler", "default_rules", "rules", "config_check_period"},
+        errors);
     ReadDuration(root, "config_check_period", "config_check_period", &options->config_check_period, errors);
     ReadRulesConfig(root, errors, &options->rules);
     ReadDuration(root, "period", "period", &options->period, errors);
@@ -601,6 +602,35 @@ Status ApplyConfigText(std::string_view text, const std::string& file_name, Agen
         }
       }
     }
+    if (const YAML::Node heap = root["heap_profiler"]) {
+      if (!heap.IsMap()) {
+        errors.Add(heap, "heap_profiler", "expected a map, got " + Quoted(heap));
+      } else {
+        HeapProfilerOptions& h = options->heap_profiler;
+        CheckKeys(heap, "heap_profiler.",
+                  {"enabled", "sampling_interval", "max_live_samples", "max_stacks", "require_token",
+                   "peak_growth", "peak_min_interval"},
+                  errors);
+        ReadBool(heap, "enabled", "heap_profiler.enabled", &h.enabled, errors);
+        ReadSize(heap, "sampling_interval", "heap_profiler.sampling_interval", &h.sampling_interval_bytes,
+                 errors);
+        ReadInteger(heap, "max_live_samples", "heap_profiler.max_live_samples", &h.max_live_samples, errors);
+        ReadInteger(heap, "max_stacks", "heap_profiler.max_stacks", &h.max_stacks, errors);
+        ReadBool(heap, "require_token", "heap_profiler.require_token", &h.require_token, errors);
+        if (const YAML::Node growth = heap["peak_growth"]) {
+          auto v = growth.IsScalar() ? ParsePercent(growth.Scalar()) : std::nullopt;
+          if (!v && growth.IsScalar()) v = ParseSize(growth.Scalar());
+          if (!v) {
+            errors.Add(growth, "heap_profiler.peak_growth",
+                       "value " + Quoted(growth) + " is not a percentage like 10% or a fraction like 0.1");
+          } else {
+            h.peak_growth = *v;
+          }
+        }
+        ReadDuration(heap, "peak_min_interval", "heap_profiler.peak_min_interval", &h.peak_min_interval,
+                     errors);
+      }
+    }
     if (const YAML::Node log = root["log"]) {
       if (!log.IsMap()) {
         errors.Add(log, "log", "expected a map, got " + Quoted(log));
@@ -674,6 +704,20 @@ Status ApplyEnvironmentVariables(const EnvLookup& env, AgentOptions* options) {
   if (auto token_file = env("LEAKWATCH_DEBUG_TOKEN_FILE"); token_file && !token_file->empty()) {
     options->http.debug_token_file = *token_file;
   }
+  if (auto heap = env("LEAKWATCH_HEAP_SAMPLER"); heap && !heap->empty()) {
+    if (*heap == "off") {
+      options->heap_profiler.enabled = false;
+    } else if (*heap == "on") {
+      options->heap_profiler.enabled = true;
+    } else if (const auto size = ParseSize(*heap);
+               size && *size >= 1 && *size <= double(1ull << 30) && *size == std::floor(*size)) {
+      options->heap_profiler.enabled = true;
+      options->heap_profiler.sampling_interval_bytes = static_cast<uint64_t>(*size);
+    } else {
+      errors.push_back("LEAKWATCH_HEAP_SAMPLER: value \"" + *heap +
+                       "\" is not off, on or a sampling interval like 512KiB or 2MiB (1 .. 1GiB)");
+    }
+  }
   if (!errors.empty()) return Error{Join(errors)};
   return OkStatus();
 }
@@ -694,8 +738,8 @@ EnvLookup CaptureEnvironment(const EnvLookup& env) {
   // The agent's variables, then the attach layer's (agent/attach/attach_settings.h).
   for (const char* name :
        {"LEAKWATCH_CONFIG", "LEAKWATCH_PERIOD", "LEAKWATCH_LOG_LEVEL", "LEAKWATCH_LISTEN",
-        "LEAKWATCH_DEBUG_TOKEN_FILE", "LEAKWATCH_DISABLE", "LEAKWATCH_FORK", "LEAKWATCH_FORK_DELAY",
-        "LEAKWATCH_CHILD_LISTEN", "LEAKWATCH_EXEC", "LEAKWATCH_DISCOVERY_DIR"}) {
+        "LEAKWATCH_DEBUG_TOKEN_FILE", "LEAKWATCH_HEAP_SAMPLER", "LEAKWATCH_DISABLE", "LEAKWATCH_FORK",
+        "LEAKWATCH_FORK_DELAY", "LEAKWATCH_CHILD_LISTEN", "LEAKWATCH_EXEC", "LEAKWATCH_DISCOVERY_DIR"}) {
     if (auto v = env(name)) (*captured)[name] = *v;
   }
   return [captured](const char* name) -> std::optional<std::string> {
@@ -788,6 +832,27 @@ Status ValidateOptions(const AgentOptions& o) {
   }
   if (auto listen = ParseListen(o.http.listen); !listen)
     errors.push_back("http.listen: " + listen.error().message);
+  const HeapProfilerOptions& heap = o.heap_profiler;
+  if (heap.sampling_interval_bytes < 1 || heap.sampling_interval_bytes > (uint64_t{1} << 30)) {
+    errors.push_back("heap_profiler.sampling_interval: " + std::to_string(heap.sampling_interval_bytes) +
+                     " is outside 1 .. 1073741824 (1GiB)");
+  }
+  if (heap.max_live_samples < 1024 || heap.max_live_samples > (size_t{1} << 26)) {
+    errors.push_back("heap_profiler.max_live_samples: " + std::to_string(heap.max_live_samples) +
+                     " is outside 1024 .. 67108864");
+  }
+  if (heap.max_stacks < 64 || heap.max_stacks > (size_t{1} << 22)) {
+    errors.push_back("heap_profiler.max_stacks: " + std::to_string(heap.max_stacks) +
+                     " is outside 64 .. 4194304");
+  }
+  if (!(heap.peak_growth >= 0 && heap.peak_growth <= 10)) {
+    errors.push_back("heap_profiler.peak_growth: " + std::to_string(heap.peak_growth) +
+                     " is outside 0 .. 10 (0% .. 1000%)");
+  }
+  if (heap.peak_min_interval < milliseconds(0) || heap.peak_min_interval > milliseconds(86'400'000)) {
+    errors.push_back("heap_profiler.peak_min_interval: " + ms(heap.peak_min_interval) +
+                     " is outside 0 .. 1d");
+  }
   if (o.http.metrics_path.empty() || o.http.metrics_path.front() != '/' ||
       o.http.metrics_path.find_first_of(" ?#") != std::string::npos) {
     errors.push_back("http.metrics_path: \"" + o.http.metrics_path +

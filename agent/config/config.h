@@ -3,7 +3,8 @@
 // (ValidateOptions; CompileRules in agent/rules/rule_compiler.h for the rules).
 //
 // Precedence, lowest first: the AgentOptions the program passes, the file named by LEAKWATCH_CONFIG, then
-// LEAKWATCH_PERIOD, LEAKWATCH_LOG_LEVEL, LEAKWATCH_LISTEN and LEAKWATCH_DEBUG_TOKEN_FILE. Every error names
+// LEAKWATCH_PERIOD, LEAKWATCH_LOG_LEVEL, LEAKWATCH_LISTEN, LEAKWATCH_DEBUG_TOKEN_FILE and LEAKWATCH_HEAP_SAMPLER
+// (off, on, or a sampling interval such as 2MiB). Every error names
 // the file, line and column, the field and the offending value, and all errors are reported together (one per
 // line), not just the first.
 //
@@ -23,6 +24,14 @@
 //     level: info
 //     sink: stderr             # stderr, stdout, off, file:<path>
 //     json: false
+//   heap_profiler:
+//     enabled: true
+//     sampling_interval: 512KiB  # 1 .. 1GiB
+//     max_live_samples: 1048576
+//     max_stacks: 65536
+//     require_token: false     # GET /debug/pprof/heap behind the debug token
+//     peak_growth: 10%         # a percentage or a fraction
+//     peak_min_interval: 10s
 //   default_rules: true        # rules: read by ApplyRulesConfigText, accepted and skipped by ApplyConfigText
 //   rules: [...]
 //

@@ -50,6 +50,9 @@ enum class HeapSampling {
   kPoisson,
   // Every allocation is recorded (gperftools' heap profiler, "@ heapprofile").
   kEveryAllocation,
+  // The counts are already estimates of the whole heap, rounded: leakwatch's own sampler weighs each sample
+  // as it is taken (agent/heap_sampler/sample_interval.h). `sampling_rate` is its mean interval.
+  kEstimates,
 };
 
 struct HeapProfile {
@@ -73,7 +76,8 @@ struct HeapEstimate {
 
 // pprof's unbiasing of legacy heap profiles: with Poisson sampling at rate R, the counts of a record whose
 // mean object size is S = bytes / objects are scaled by 1 / (1 - exp(-S / R)), the inverse of the probability
-// that such an object is sampled. No scaling for kEveryAllocation or a rate <= 1 (pprof's "unknown"); zero
+// that such an object is sampled. No scaling for kEveryAllocation, kEstimates or a rate <= 1 (pprof's
+// "unknown"); zero
 // when objects or bytes are zero. jemalloc >= 5.3 writes counts that this scaling turns into its own internal
 // unbiased figures (prof_unbias), so the same rule serves every source.
 HeapEstimate UnbiasHeapCounts(const HeapCounts& counts, HeapSampling sampling, uint64_t sampling_rate);

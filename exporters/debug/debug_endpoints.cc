@@ -40,6 +40,7 @@ using Clock = std::chrono::steady_clock;
 
 constexpr const char* kCapturePath = "/debug/leakwatch/capture";
 constexpr const char* kIncidentsPath = "/debug/leakwatch/incidents";
+constexpr const char* kHeapPath = "/debug/pprof/heap";
 constexpr size_t kMaxReasonChars = 200;
 constexpr size_t kMaxManifestBytes = 1 << 20;
 
@@ -165,7 +166,43 @@ class Handlers {
     return state_->Count(endpoint, DoIncidents(rest));
   }
 
+  HttpResponse Heap(const HttpRequest& request) {
+    if (state_->options.heap_requires_token) {
+      if (auto denied = Authenticate(request)) return state_->Count("heap", std::move(*denied));
+    }
+    return state_->Count("heap", DoHeap(request));
+  }
+
  private:
+  HttpResponse DoHeap(const HttpRequest& request) {
+    auto params = ParseQuery(request.query_string);
+    if (!params) return ErrorJson(400, params.error().message);
+    bool peak = false;
+    bool symbolize = true;
+    for (const auto& [key, value] : *params) {
+      const bool is_flag = value == "0" || value == "1";
+      if (key == "peak" && is_flag) {
+        peak = value == "1";
+      } else if (key == "symbolize" && is_flag) {
+        symbolize = value == "1";
+      } else if (key == "gc" || key == "seconds") {
+        // Go's and Parca's parameters: nothing to do for a sampled profile that is always current.
+      } else {
+        return ErrorJson(400, "unknown query parameter or value \"" + key + "=" + value +
+                                  "\" (expected peak=0|1, symbolize=0|1)");
+      }
+    }
+    const HeapProfileReply reply = state_->options.heap_profile(peak, symbolize);
+    if (reply.status != 200) return ErrorJson(reply.status, reply.error);
+    HttpResponse r;
+    r.content_type = "application/octet-stream";
+    r.body = reply.pprof_gz;
+    r.headers.emplace_back("Content-Disposition", peak ? "attachment; filename=\"heap_peak.pb.gz\""
+                                                       : "attachment; filename=\"heap.pb.gz\"");
+    r.headers.emplace_back("Cache-Control", "no-store");
+    return r;
+  }
+
   // nullopt when the request carries the token.
   std::optional<HttpResponse> Authenticate(const HttpRequest& request) {
     const std::string& token = state_->options.token;
@@ -365,6 +402,13 @@ std::vector<HttpRoute> DebugEndpoints::Routes() const {
                              .methods = {"GET"},
                              .prefix = true,
                              .own_auth = true});
+  if (state_->options.heap_profile) {
+    routes.push_back(HttpRoute{.path = kHeapPath,
+                               .handler = [handlers](const HttpRequest& r) { return handlers->Heap(r); },
+                               .methods = {"GET"},
+                               .prefix = false,
+                               .own_auth = state_->options.heap_requires_token});
+  }
   return routes;
 }
 

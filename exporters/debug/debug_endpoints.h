@@ -5,6 +5,12 @@
 //   GET  /debug/leakwatch/incidents                                  the bundles on disk (JSON, newest first)
 //   GET  /debug/leakwatch/incidents/<bundle>                         one bundle's files (JSON)
 //   GET  /debug/leakwatch/incidents/<bundle>/<file>                  one file, as stored
+//   GET  /debug/pprof/heap[?peak=1&symbolize=0]    the sampled heap profile, gzipped profile.proto
+//
+// /debug/pprof/heap is the path Go's net/http/pprof, Parca and Pyroscope use. It needs the token only when
+// `heap_requires_token`; otherwise it is guarded like /metrics (the web config's basic auth, when set). It
+// answers 200 with the profile (application/octet-stream, as Go serves it), 404 for ?peak=1 before any
+// peak was captured, 503 when the heap profiler is not running (the JSON says why), 400 for a bad query.
 //
 // Every request needs `Authorization: Bearer <token>`; the token is compared in constant time. Without a
 // configured token the endpoints answer 403 and say how to enable them. A wrong or missing token gets 401
@@ -51,12 +57,22 @@ struct CaptureReply {
 // Queues a bundle with this reason and waits up to `wait` (0: not at all) for it.
 using CaptureFn = std::function<CaptureReply(const std::string& reason, std::chrono::milliseconds wait)>;
 
+// A heap profile for GET /debug/pprof/heap.
+struct HeapProfileReply {
+  int status = 200;        // 200, 404 (no peak yet) or 503 (profiler not running)
+  std::string pprof_gz{};  // when 200
+  std::string error{};     // otherwise: why
+};
+using HeapProfileFn = std::function<HeapProfileReply(bool peak, bool symbolize)>;
+
 struct DebugEndpointsOptions {
   std::string token;       // empty: every endpoint answers 403
   std::string bundle_dir;  // BundleOptions::dir
   CaptureFn capture;
   std::chrono::milliseconds max_wait{std::chrono::seconds(60)};
   std::chrono::milliseconds retry_after{std::chrono::minutes(1)};  // sent with a rate-limited 429
+  HeapProfileFn heap_profile{};                                    // empty: no /debug/pprof/heap route
+  bool heap_requires_token = false;
 };
 
 // (endpoint, status code) -> answers since start.
@@ -66,7 +82,8 @@ class DebugEndpoints {
  public:
   explicit DebugEndpoints(DebugEndpointsOptions options);
 
-  // The routes to register: /debug/leakwatch/capture (POST) and /debug/leakwatch/incidents (GET, prefix).
+  // The routes to register: /debug/leakwatch/capture (POST), /debug/leakwatch/incidents (GET, prefix) and,
+  // with a heap_profile function, /debug/pprof/heap (GET).
   std::vector<HttpRoute> Routes() const;
 
   DebugRequestCounts counts() const;

@@ -299,7 +299,12 @@ class Router {
 
   void Send(mg_connection* conn, const HttpResponse& response, bool head, bool accepts_gzip) const {
     if (response.file) return SendFile(conn, response, head);
-    const bool may_compress = gzip_ && response.status / 100 == 2 && !HasHeader(response, "Content-Encoding");
+    // A body that is a gzip file already (a .pb.gz profile) is not compressed a second time.
+    const bool already_gzip = response.body.size() >= 2 &&
+                              static_cast<unsigned char>(response.body[0]) == 0x1f &&
+                              static_cast<unsigned char>(response.body[1]) == 0x8b;
+    const bool may_compress =
+        gzip_ && response.status / 100 == 2 && !HasHeader(response, "Content-Encoding") && !already_gzip;
     std::string_view body = response.body;
     std::string compressed;
     if (may_compress && accepts_gzip && body.size() >= kMinGzipBytes) {

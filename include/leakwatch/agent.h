@@ -79,6 +79,30 @@ struct AllocatorOptions {
   std::shared_ptr<AllocatorStatsProvider> provider;
 };
 
+// leakwatch's sampling heap profiler (docs/HEAP_PROFILER.md): which call stacks hold the heap, served at
+// GET /debug/pprof/heap and written into every incident bundle. It needs leakwatch's allocation hooks in the
+// process, which come with libleakwatch_preload.so (`leakwatch run`, LD_PRELOAD) and with
+// libleakwatch_heap.so (link it, or preload it, ahead of the allocator). Without them it stays off and says
+// why (/status, the log, leakwatch_heap_sampler_running 0).
+struct HeapProfilerOptions {
+  bool enabled = true;
+  // Mean bytes allocated between two samples, per thread (Poisson). 512 KiB is Go's default; 2 MiB
+  // (tcmalloc's) costs about a quarter as much with a coarser profile (docs/PERFORMANCE.md). 1 samples every
+  // allocation (for tests: it is slow). 1 .. 1 GiB.
+  uint64_t sampling_interval_bytes = 512 * 1024;
+  // Bounds of the sampler's tables; samples beyond them are counted in
+  // leakwatch_heap_sampler_dropped_samples_total. Sampled allocations tracked at once: 1,024 .. 2^26;
+  // distinct stacks: 64 .. 2^22.
+  size_t max_live_samples = size_t{1} << 20;
+  size_t max_stacks = size_t{1} << 16;
+  // GET /debug/pprof/heap answers only with the bearer token (HttpOptions::debug_token). Off: like /metrics.
+  bool require_token = false;
+  // The peak profile ("the heap at its largest") is captured again when the sampled in-use bytes exceed the
+  // last peak by this fraction (0 .. 10), at most once per `peak_min_interval`.
+  double peak_growth = 0.10;
+  std::chrono::milliseconds peak_min_interval{10000};
+};
+
 struct AgentOptions {
   // Sampling period of the every-tick signals; 100 ms .. 60 s.
   std::chrono::milliseconds period{1000};
@@ -109,6 +133,8 @@ struct AgentOptions {
   // Incident bundles: where, how many, how large (leakwatch/bundles.h; docs/BUNDLES.md).
   BundleOptions bundle;
 
+  HeapProfilerOptions heap_profiler;
+
   // The rules evaluated on every tick (leakwatch/rules.h; docs/RULES.md): the default set plus these.
   RulesOptions rules;
 
@@ -120,8 +146,9 @@ struct AgentOptions {
   // start (the agent says which). An invalid one is logged and the running configuration stays. 0: never.
   std::chrono::milliseconds config_check_period{5000};
 
-  // Honour LEAKWATCH_CONFIG, LEAKWATCH_PERIOD, LEAKWATCH_LOG_LEVEL and LEAKWATCH_LISTEN (they override the
-  // fields above, in this order). On by default so an operator can reconfigure any build without recompiling.
+  // Honour LEAKWATCH_CONFIG, LEAKWATCH_PERIOD, LEAKWATCH_LOG_LEVEL, LEAKWATCH_LISTEN and
+  // LEAKWATCH_HEAP_SAMPLER (they override the fields above, in this order). On by default so an operator can
+  // reconfigure any build without recompiling.
   bool use_environment = true;
 };
 

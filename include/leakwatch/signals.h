@@ -106,6 +106,23 @@ enum class Signal : uint16_t {
   kAllocatorMallinfoPeriodSeconds,    // glibc guard: current (possibly backed-off) period
   kAllocatorMallinfoBackoffsTotal,    // glibc guard: calls over budget
 
+  // --- leakwatch's sampling heap profiler, every tick (docs/HEAP_PROFILER.md). kHeapSamplerRunning is
+  // always present (0 when off or unavailable); the others only while the allocation hooks are in the
+  // process ---
+  kHeapSamplerRunning,        // 1 while sampling, else 0
+  kHeapSamplerIntervalBytes,  // mean bytes between samples
+  kHeapSampledInuseBytes,     // live heap estimated from the samples
+  kHeapSampledInuseObjects,
+  kHeapSampledPeakInuseBytes,      // the largest kHeapSampledInuseBytes seen (the peak profile's)
+  kHeapSampledAllocBytesTotal,     // bytes allocated since sampling began, estimated
+  kHeapSamplerSamplesTotal,        // allocations sampled
+  kHeapSamplerLiveSamples,         // sampled allocations still live
+  kHeapSamplerStacks,              // distinct stacks recorded
+  kHeapSamplerMemoryBytes,         // the sampler's own tables
+  kHeapSamplerDroppedLiveTotal,    // samples not tracked: live table full
+  kHeapSamplerDroppedStacksTotal,  // samples without their stack: stack table full
+  kHeapSamplerHookSecondsTotal,    // time spent recording samples
+
   kCount  // not a signal
 };
 
@@ -145,6 +162,7 @@ enum class Source : uint8_t {
   kCgroupMemory,  // cgroup memory usage, limit(s), memory.high, memory.stat
   kCgroupPids,    // cgroup pids.current, pids.max
   kAllocator,     // the allocator's statistics provider (leakwatch/allocator.h)
+  kHeapSampler,   // leakwatch's heap sampler (its tables' counters)
   // slow ticks
   kProcStat,            // /proc/<pid>/stat: start time
   kProcStatus,          // /proc/<pid>/status: VmHWM, RssFile, RssShmem, VmSwap

@@ -470,7 +470,28 @@ std::vector<std::string> ExportedSymbols(const std::string& library) {
 
 TEST_F(PreloadTest, TheSharedLibrariesExportOnlyThePublicApi) {
   if (system("nm --version >/dev/null 2>&1") != 0) GTEST_SKIP() << "nm (binutils) is not installed";
-  EXPECT_EQ(ExportedSymbols(kPreload), std::vector<std::string>{"__libc_start_main"});
+  // The entry hook, and the heap profiler's allocation functions (agent/heap_sampler/hooks) with its lookup.
+  std::vector<std::string> preload = ExportedSymbols(kPreload);
+  std::sort(preload.begin(), preload.end());
+  std::vector<std::string> expected = {"__libc_start_main", "aligned_alloc", "calloc", "free",
+                                       "leakwatch_heap_sampler_hooks_v1", "malloc", "malloc_usable_size",
+                                       "memalign", "posix_memalign", "pvalloc", "realloc", "reallocarray", "valloc"};
+  for (const char* op : {"operator new", "operator new[]"}) {
+    for (const char* args : {"(unsigned long)", "(unsigned long, std::nothrow_t const&)",
+                             "(unsigned long, std::align_val_t)",
+                             "(unsigned long, std::align_val_t, std::nothrow_t const&)"}) {
+      expected.push_back(std::string(op) + args);
+    }
+  }
+  for (const char* op : {"operator delete", "operator delete[]"}) {
+    for (const char* args : {"(void*)", "(void*, std::nothrow_t const&)", "(void*, unsigned long)",
+                             "(void*, std::align_val_t)", "(void*, std::align_val_t, std::nothrow_t const&)",
+                             "(void*, unsigned long, std::align_val_t)"}) {
+      expected.push_back(std::string(op) + args);
+    }
+  }
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(preload, expected);
   const auto symbols = ExportedSymbols(LEAKWATCH_SHARED_PATH);
   EXPECT_THAT(symbols, ::testing::Contains("leakwatch_start"));
   EXPECT_THAT(symbols, ::testing::Contains("leakwatch::Agent::Create(leakwatch::AgentOptions)"));

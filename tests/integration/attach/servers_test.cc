@@ -712,13 +712,17 @@ nlohmann::json CaptureBundle(ServerRun& run, bool expect_heap_profile) {
   for (const char* expected : {"proc_status.txt", "threads.csv", "fds.csv", "snapshot.json"}) {
     EXPECT_EQ(names.count(expected), 1u) << expected << " is not in the bundle";
   }
-  if (expect_heap_profile) {
-    EXPECT_EQ(manifest["heap_profile"]["written"], true);
+  // leakwatch's heap sampler runs in every preloaded server: its profile is always there.
+  EXPECT_EQ(manifest["heap_profile"]["written"], true);
+  EXPECT_EQ(manifest["heap_profile"]["method"], "leakwatch heap sampler");
+  EXPECT_EQ(names.count("heap.pb.gz"), 1u);
+  if (expect_heap_profile) {  // the allocator's own profiler is on too: its profile comes beside
+    EXPECT_EQ(manifest["allocator_heap_profile"]["written"], true);
     EXPECT_EQ(names.count("heap.prof"), 1u);
-    EXPECT_EQ(names.count("heap.pb.gz"), 1u);
+    EXPECT_EQ(names.count("heap_allocator.pb.gz"), 1u);
     EXPECT_GT(ReadText(bundle + "/heap.prof").size(), 0u);
   } else {
-    EXPECT_EQ(manifest["heap_profile"]["written"], false);
+    EXPECT_FALSE(manifest.contains("allocator_heap_profile"));
   }
   return manifest;
 }

@@ -260,6 +260,33 @@ TEST(AgentDebugEndpoints, ABadTokenFileStopsCreateWithTheReason) {
   EXPECT_EQ((*good)->options().http.debug_token, kToken);
 }
 
+// This test program has no allocation hooks: /debug/pprof/heap says so (the hooks are tested in
+// tests/integration/heap_sampler, in preloaded processes).
+TEST(AgentDebugEndpoints, HeapProfileSaysWhyThereIsNoneAndHonoursRequireToken) {
+  test_support::TempTree tree;
+  AgentOptions o = Options(tree);
+  o.http.debug_token = kToken;
+  {
+    auto agent = Agent::Create(o).value();
+    auto started = agent->start();
+    ASSERT_TRUE(started.ok() && started->http_serving);
+    Client anonymous{started->http_port, ""};
+    const auto heap = anonymous.Get("/debug/pprof/heap");
+    EXPECT_EQ(heap.status, 503) << heap.body;
+    EXPECT_THAT(heap.body, HasSubstr("no allocation hooks in this process"));
+    EXPECT_THAT(heap.body, HasSubstr("leakwatch run"));
+    EXPECT_EQ(anonymous.Get("/debug/pprof/heap?peak=1").status, 404);
+    EXPECT_EQ(anonymous.Get("/debug/pprof/heap?debug=1").status, 400);
+    EXPECT_THAT(Metrics(started->http_port), HasSubstr("leakwatch_heap_sampler_running 0"));
+  }
+  o.heap_profiler.require_token = true;
+  auto agent = Agent::Create(o).value();
+  auto started = agent->start();
+  ASSERT_TRUE(started.ok() && started->http_serving);
+  EXPECT_EQ((Client{started->http_port, ""}.Get("/debug/pprof/heap").status), 401);
+  EXPECT_EQ((Client{started->http_port, kToken}.Get("/debug/pprof/heap").status), 503);
+}
+
 TEST(TokenCompare, MatchesOnlyTheSameBytes) {
   using exporters::TokenMatches;
   EXPECT_TRUE(TokenMatches("abcdefghijklmnop", "abcdefghijklmnop"));

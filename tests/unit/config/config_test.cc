@@ -741,3 +741,92 @@ TEST(ResolveConfig, TheDebugTokenComesFromTheFileTheConfigOrTheEnvironmentNames)
 
 }  // namespace
 }  // namespace leakwatch::internal
+
+namespace leakwatch::internal {
+namespace {
+
+TEST(ApplyConfigText, HeapProfilerKeys) {
+  AgentOptions o;
+  const auto st = ApplyConfigText(R"(heap_profiler:
+  enabled: false
+  sampling_interval: 2MiB
+  max_live_samples: 4096
+  max_stacks: 1000
+  require_token: true
+  peak_growth: 25%
+  peak_min_interval: 1m
+)",
+                                  "h.yml", &o);
+  ASSERT_TRUE(st.ok()) << st.error().message;
+  EXPECT_FALSE(o.heap_profiler.enabled);
+  EXPECT_EQ(o.heap_profiler.sampling_interval_bytes, 2u << 20);
+  EXPECT_EQ(o.heap_profiler.max_live_samples, 4096u);
+  EXPECT_EQ(o.heap_profiler.max_stacks, 1000u);
+  EXPECT_TRUE(o.heap_profiler.require_token);
+  EXPECT_DOUBLE_EQ(o.heap_profiler.peak_growth, 0.25);
+  EXPECT_EQ(o.heap_profiler.peak_min_interval, std::chrono::minutes(1));
+  ASSERT_TRUE(ApplyConfigText("heap_profiler: {peak_growth: 0.5}", "h.yml", &o).ok());
+  EXPECT_DOUBLE_EQ(o.heap_profiler.peak_growth, 0.5);
+  EXPECT_TRUE(ValidateOptions(o).ok());
+}
+
+TEST(ApplyConfigText, HeapProfilerErrorsNameTheFieldAndValue) {
+  AgentOptions o;
+  const auto st = ApplyConfigText(R"(heap_profiler:
+  sampling_interval: lots
+  peak_growth: much
+  sample_every: 1
+)",
+                                  "h.yml", &o);
+  ASSERT_FALSE(st.ok());
+  const std::string m = st.error().message;
+  EXPECT_NE(m.find("h.yml:2:22: heap_profiler.sampling_interval: value \"lots\""), std::string::npos) << m;
+  EXPECT_NE(m.find("heap_profiler.peak_growth: value \"much\""), std::string::npos) << m;
+  EXPECT_NE(m.find("heap_profiler.sample_every: unknown key"), std::string::npos) << m;
+
+  o = AgentOptions{};
+  o.heap_profiler.sampling_interval_bytes = 0;
+  o.heap_profiler.max_live_samples = 10;
+  o.heap_profiler.max_stacks = 1;
+  o.heap_profiler.peak_growth = -1;
+  const auto v = ValidateOptions(o);
+  ASSERT_FALSE(v.ok());
+  for (const char* field :
+       {"heap_profiler.sampling_interval: 0 is outside", "heap_profiler.max_live_samples: 10",
+        "heap_profiler.max_stacks: 1 is outside", "heap_profiler.peak_growth"}) {
+    EXPECT_NE(v.error().message.find(field), std::string::npos) << field << "\n" << v.error().message;
+  }
+}
+
+TEST(ApplyEnvironment, HeapSamplerVariable) {
+  std::map<std::string, std::string> env;
+  auto lookup = [&](const char* n) -> std::optional<std::string> {
+    auto it = env.find(n);
+    if (it == env.end()) return std::nullopt;
+    return it->second;
+  };
+  AgentOptions o;
+  env["LEAKWATCH_HEAP_SAMPLER"] = "off";
+  ASSERT_TRUE(ApplyEnvironmentVariables(lookup, &o).ok());
+  EXPECT_FALSE(o.heap_profiler.enabled);
+  env["LEAKWATCH_HEAP_SAMPLER"] = "2MiB";
+  ASSERT_TRUE(ApplyEnvironmentVariables(lookup, &o).ok());
+  EXPECT_TRUE(o.heap_profiler.enabled);
+  EXPECT_EQ(o.heap_profiler.sampling_interval_bytes, 2u << 20);
+  env["LEAKWATCH_HEAP_SAMPLER"] = "on";
+  ASSERT_TRUE(ApplyEnvironmentVariables(lookup, &o).ok());
+  EXPECT_EQ(o.heap_profiler.sampling_interval_bytes, 2u << 20) << "on keeps the interval";
+  env["LEAKWATCH_HEAP_SAMPLER"] = "sometimes";
+  const auto st = ApplyEnvironmentVariables(lookup, &o);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(
+      st.error().message.find("LEAKWATCH_HEAP_SAMPLER: value \"sometimes\" is not off, on or a sampling "
+                              "interval"),
+      std::string::npos)
+      << st.error().message;
+  env["LEAKWATCH_HEAP_SAMPLER"] = "2GiB";
+  EXPECT_FALSE(ApplyEnvironmentVariables(lookup, &o).ok()) << "beyond 1GiB";
+}
+
+}  // namespace
+}  // namespace leakwatch::internal
