@@ -40,31 +40,35 @@ __attribute__((noinline)) int GccBacktrace(void** frames, int max_frames) {
 
 }  // namespace
 
-StackUnwinder LoadStackUnwinder() {
-  StackUnwinder u;
-  void* libunwind = ::dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
-  if (libunwind != nullptr) {
-    u.unwind = reinterpret_cast<UnwindFunction>(::dlsym(libunwind, "unw_backtrace"));
-    if (u.unwind != nullptr) u.name = "libunwind";
+StackUnwinders LoadStackUnwinders() {
+  StackUnwinders u;
+  std::string why_not_libunwind;
+  if (void* libunwind = ::dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL)) {
+    u.cached = reinterpret_cast<UnwindFunction>(::dlsym(libunwind, "unw_backtrace"));
+    if (u.cached == nullptr) why_not_libunwind = "libunwind.so.8 has no unw_backtrace";
+  } else {
+    why_not_libunwind = std::string("libunwind.so.8: ") + ::dlerror();
   }
-  std::string why = libunwind == nullptr ? std::string("libunwind.so.8: ") + ::dlerror()
-                                         : "libunwind.so.8 has no unw_backtrace";
-  if (u.unwind == nullptr) {
-    void* libgcc = ::dlopen("libgcc_s.so.1", RTLD_NOW | RTLD_LOCAL);
-    if (libgcc != nullptr) {
-      g_gcc_backtrace = reinterpret_cast<UnwindBacktraceFn>(::dlsym(libgcc, "_Unwind_Backtrace"));
-      g_gcc_get_ip = reinterpret_cast<UnwindGetIpFn>(::dlsym(libgcc, "_Unwind_GetIP"));
-    }
+  std::string why_not_libgcc;
+  if (void* libgcc = ::dlopen("libgcc_s.so.1", RTLD_NOW | RTLD_LOCAL)) {
+    g_gcc_backtrace = reinterpret_cast<UnwindBacktraceFn>(::dlsym(libgcc, "_Unwind_Backtrace"));
+    g_gcc_get_ip = reinterpret_cast<UnwindGetIpFn>(::dlsym(libgcc, "_Unwind_GetIP"));
     if (g_gcc_backtrace != nullptr && g_gcc_get_ip != nullptr) {
-      u.unwind = &GccBacktrace;
-      u.name = "libgcc";
+      u.uncached = &GccBacktrace;
     } else {
-      u.error = why + "; libgcc_s.so.1: " + (libgcc == nullptr ? ::dlerror() : "no _Unwind_Backtrace");
-      return u;
+      why_not_libgcc = "libgcc_s.so.1 has no _Unwind_Backtrace";
     }
+  } else {
+    why_not_libgcc = std::string("libgcc_s.so.1: ") + ::dlerror();
   }
+  if (u.cached == nullptr && u.uncached == nullptr) {
+    u.error = why_not_libunwind + "; " + why_not_libgcc;
+    return u;
+  }
+  // libgcc sets itself up on its first unwind (it may allocate): here, not inside a hook. libunwind is bound
+  // at dlopen (RTLD_NOW) and sets up a thread's cache on that thread's first unwind.
   void* warm[64];
-  u.unwind(warm, 64);  // sets up this thread's cache and resolves the unwinder's own lazy symbols
+  if (u.uncached != nullptr) u.uncached(warm, 64);
   return u;
 }
 

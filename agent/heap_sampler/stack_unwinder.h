@@ -1,15 +1,19 @@
 #pragma once
-// The stack unwinder of sampled allocations: libunwind's unw_backtrace, which caches each return address's
-// unwind recipe per thread (measured: 10 ns per frame, 0.6 µs for 64 frames), or, when libunwind is not
-// installed, libgcc's _Unwind_Backtrace (about 150 ns per frame: it interprets the DWARF call-frame
-// information of every frame anew).
+// The stack unwinders of sampled allocations:
+//   cached    libunwind's unw_backtrace, which caches each return address's unwind recipe in a per-thread
+//             table (measured: 10 ns a frame, 0.6 µs for 64 frames; the table costs about 270 KiB of
+//             resident memory in every thread that uses it, until the thread exits);
+//   uncached  libgcc's _Unwind_Backtrace, which interprets the DWARF call-frame information of every frame
+//             anew (about 150 ns a frame) and keeps nothing per thread.
+// The hooks give the cached one to a bounded number of threads at a time and the uncached one to the others
+// (hooks/allocation_hooks.cc), so a process with thousands of threads does not pay 270 KiB for each.
 //
 // libunwind is loaded privately (dlopen RTLD_LOCAL): linked normally it would put its own _Unwind_* and
-// backtrace() into the process's global scope, replacing libgcc's for the host's C++ exceptions.
+// backtrace() into the process's global scope, replacing libgcc's for the host's C++ exceptions. libgcc_s
+// is opened by name and its functions taken from that handle, for the same reason in reverse.
 //
-// Thread-safety: LoadStackUnwinder once, from a normal thread (it calls dlopen); the function it returns may
-// be called from any thread, inside malloc. Cost: the first call in a thread sets up libunwind's cache
-// (mmap), so LoadStackUnwinder warms it up on the calling thread.
+// Thread-safety: LoadStackUnwinders once, from a normal thread (it calls dlopen); the functions it returns
+// may be called from any thread, inside malloc. It warms libgcc's up on the calling thread.
 
 #include <string>
 
@@ -19,12 +23,13 @@ namespace leakwatch::internal {
 // (frames[0] is inside the caller of this function); returns how many.
 using UnwindFunction = int (*)(void** frames, int max_frames);
 
-struct StackUnwinder {
-  UnwindFunction unwind = nullptr;  // nullptr: none could be loaded
-  std::string name;                 // "libunwind", "libgcc"
-  std::string error;                // why neither loaded (when unwind is nullptr)
+struct StackUnwinders {
+  UnwindFunction cached = nullptr;    // libunwind; nullptr when not installed
+  UnwindFunction uncached = nullptr;  // libgcc; nullptr when it cannot be opened
+  std::string description;            // "libunwind (8 threads at a time), else libgcc", for the log
+  std::string error;                  // why neither loaded (both nullptr)
 };
 
-StackUnwinder LoadStackUnwinder();
+StackUnwinders LoadStackUnwinders();
 
 }  // namespace leakwatch::internal

@@ -105,6 +105,7 @@ struct ThreadState {
   SampleCountdown countdown;  // remaining <= 0 sends the allocation to SampleSlow
   uint32_t busy;              // inside the sampler on this thread
   uint32_t resolving;         // resolving the real allocator on this thread
+  uint32_t unwinder;          // 0: not chosen yet, 1: cached (it holds a slot), 2: uncached
 };
 // Initial-exec TLS: one instruction away, no __tls_get_addr (which may allocate) and no constructor.
 constinit thread_local ThreadState t_state __attribute__((tls_model("initial-exec"))) = {};
@@ -171,7 +172,40 @@ bool ResolveRealAllocator() {
 // --- sampling ---
 
 constinit HeapSamplerCore g_core;
-constinit std::atomic<UnwindFunction> g_unwind{nullptr};
+constinit std::atomic<UnwindFunction> g_cached_unwind{nullptr};
+constinit std::atomic<UnwindFunction> g_uncached_unwind{nullptr};
+
+// libunwind's per-thread cache costs ~270 KiB in each thread that uses it: at most this many threads hold
+// one at a time; the others unwind with libgcc. A slot is given back when its thread exits (a thread-specific
+// key's destructor; libunwind frees its cache the same way).
+constexpr int kMaxCachedUnwindThreads = 8;
+constinit std::atomic<int> g_cached_unwind_threads{0};
+pthread_key_t g_cached_unwind_key;
+constinit std::atomic<bool> g_cached_unwind_key_ready{false};
+
+void ReleaseCachedUnwindSlot(void*) { g_cached_unwind_threads.fetch_sub(1, std::memory_order_relaxed); }
+
+// The unwinder of this thread: the cached one while a slot is free (or it holds one), else the uncached one.
+UnwindFunction UnwinderOfThisThread(ThreadState& t) {
+  const UnwindFunction cached = g_cached_unwind.load(std::memory_order_acquire);
+  const UnwindFunction uncached = g_uncached_unwind.load(std::memory_order_acquire);
+  if (t.unwinder == 1 || uncached == nullptr) return cached;
+  if (cached != nullptr && g_cached_unwind_key_ready.load(std::memory_order_acquire)) {
+    int n = g_cached_unwind_threads.load(std::memory_order_relaxed);
+    while (n < kMaxCachedUnwindThreads) {
+      if (g_cached_unwind_threads.compare_exchange_weak(n, n + 1, std::memory_order_relaxed)) {
+        if (::pthread_setspecific(g_cached_unwind_key, reinterpret_cast<void*>(1)) != 0) {
+          g_cached_unwind_threads.fetch_sub(1, std::memory_order_relaxed);
+          break;
+        }
+        t.unwinder = 1;
+        return cached;
+      }
+    }
+  }
+  t.unwinder = 2;
+  return uncached;
+}
 
 uint64_t NowNanoseconds() {
   timespec ts{};
@@ -199,10 +233,12 @@ LW_HOOK_INTERNAL void SampleSlow(void* p, size_t bytes) {
   }
   const uint64_t seed = t.countdown.random == 0 ? SeedForThisThread() : 0;
   if (!t.countdown.Expired(g_core.mean_interval_bytes(), seed) || p == nullptr) return;
-  const UnwindFunction unwind = g_unwind.load(std::memory_order_acquire);
-  if (unwind == nullptr) return;
-
   t.busy = 1;
+  const UnwindFunction unwind = UnwinderOfThisThread(t);
+  if (unwind == nullptr) {
+    t.busy = 0;
+    return;
+  }
   const uint64_t started = NowNanoseconds();
   constexpr int kSlack = 8;  // the hooks' own frames, skipped below
   void* raw[StackBucketTable::kMaxFrames + kSlack];
@@ -318,6 +354,8 @@ void PrepareFork() { g_core.LockForFork(); }
 void ParentAfterFork() { g_core.UnlockInParentAfterFork(); }
 void ChildAfterFork() {
   g_core.ResetInChildAfterFork();
+  // The parent's other threads, and their unwinder slots, do not exist here.
+  g_cached_unwind_threads.store(t_state.unwinder == 1 ? 1 : 0, std::memory_order_relaxed);
   t_state.countdown.random = 0;  // parent and child would otherwise draw the same gaps
 }
 
@@ -332,17 +370,25 @@ HeapSamplerStartResult StartSampler(const HeapSamplerSettings& settings) {
   pthread_mutex_lock(&start_mutex);
   if (!prepared) {
     ResolveRealAllocator();
-    StackUnwinder u = LoadStackUnwinder();
-    unwinder_name = u.name;
+    StackUnwinders u = LoadStackUnwinders();
     unwinder_error = u.error;
-    if (u.unwind != nullptr) {
-      g_unwind.store(u.unwind, std::memory_order_release);
+    if (u.cached != nullptr && ::pthread_key_create(&g_cached_unwind_key, &ReleaseCachedUnwindSlot) == 0) {
+      g_cached_unwind_key_ready.store(true, std::memory_order_release);
+      unwinder_name = "libunwind (" + std::to_string(kMaxCachedUnwindThreads) + " threads at a time)";
+      if (u.uncached != nullptr) unwinder_name += ", else libgcc";
+    } else if (u.uncached != nullptr) {
+      unwinder_name = "libgcc";
+    }
+    g_cached_unwind.store(u.cached, std::memory_order_release);
+    g_uncached_unwind.store(u.uncached, std::memory_order_release);
+    if (u.cached != nullptr || u.uncached != nullptr) {
       ::pthread_atfork(&PrepareFork, &ParentAfterFork, &ChildAfterFork);
     }
     prepared = true;
   }
   r.unwinder = unwinder_name;
-  if (g_unwind.load(std::memory_order_acquire) == nullptr) {
+  if (g_cached_unwind.load(std::memory_order_acquire) == nullptr &&
+      g_uncached_unwind.load(std::memory_order_acquire) == nullptr) {
     r.error = "no stack unwinder: " + unwinder_error;
   } else if (!g_core.Start(settings)) {
     r.error = "the kernel refused memory for the sampler's tables";
