@@ -276,7 +276,8 @@ class AgentImpl final : public Agent {
       };
       eo.extra_routes.push_back({"/status", "application/json; charset=utf-8", [this] {
                                    const auto rules = engine_.status();
-                                   return exporters::RenderStatusJson(rules.get(), config_status());
+                                   const auto heap = heap_profiler_.status();
+                                   return exporters::RenderStatusJson(rules.get(), config_status(), &heap);
                                  }});
       auto exporter = [&] {
         internal::ScopedBlockAllSignals block_signals;  // the HTTP server's threads inherit the blocked mask

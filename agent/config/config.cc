@@ -421,6 +421,14 @@ std::optional<double> ParseSize(std::string_view text) {
   return std::nullopt;
 }
 
+std::optional<uint64_t> ParseSamplingInterval(std::string_view text) {
+  if (text == "default") return uint64_t{512} << 10;
+  if (text == "low-overhead") return uint64_t{2} << 20;
+  const auto v = ParseSize(text);
+  if (!v || *v < 0 || *v > 1e18 || *v != std::floor(*v)) return std::nullopt;
+  return static_cast<uint64_t>(*v);
+}
+
 std::optional<double> ParsePercent(std::string_view text) {
   if (text.empty() || text.back() != '%') return std::nullopt;
   const auto v = ParseDecimal(text.substr(0, text.size() - 1));
@@ -612,8 +620,16 @@ Status ApplyConfigText(std::string_view text, const std::string& file_name, Agen
                    "peak_growth", "peak_min_interval"},
                   errors);
         ReadBool(heap, "enabled", "heap_profiler.enabled", &h.enabled, errors);
-        ReadSize(heap, "sampling_interval", "heap_profiler.sampling_interval", &h.sampling_interval_bytes,
-                 errors);
+        if (const YAML::Node interval = heap["sampling_interval"]) {
+          const auto bytes = interval.IsScalar() ? ParseSamplingInterval(interval.Scalar()) : std::nullopt;
+          if (!bytes) {
+            errors.Add(interval, "heap_profiler.sampling_interval",
+                       "value " + Quoted(interval) +
+                           " is not a size like 512KiB or 2MiB, nor default or low-overhead");
+          } else {
+            h.sampling_interval_bytes = *bytes;
+          }
+        }
         ReadInteger(heap, "max_live_samples", "heap_profiler.max_live_samples", &h.max_live_samples, errors);
         ReadInteger(heap, "max_stacks", "heap_profiler.max_stacks", &h.max_stacks, errors);
         ReadBool(heap, "require_token", "heap_profiler.require_token", &h.require_token, errors);
@@ -709,13 +725,14 @@ Status ApplyEnvironmentVariables(const EnvLookup& env, AgentOptions* options) {
       options->heap_profiler.enabled = false;
     } else if (*heap == "on") {
       options->heap_profiler.enabled = true;
-    } else if (const auto size = ParseSize(*heap);
-               size && *size >= 1 && *size <= double(1ull << 30) && *size == std::floor(*size)) {
+    } else if (const auto bytes = ParseSamplingInterval(*heap);
+               bytes && *bytes >= 1 && *bytes <= (1ull << 30)) {
       options->heap_profiler.enabled = true;
-      options->heap_profiler.sampling_interval_bytes = static_cast<uint64_t>(*size);
+      options->heap_profiler.sampling_interval_bytes = *bytes;
     } else {
       errors.push_back("LEAKWATCH_HEAP_SAMPLER: value \"" + *heap +
-                       "\" is not off, on or a sampling interval like 512KiB or 2MiB (1 .. 1GiB)");
+                       "\" is not off, on, default, low-overhead or a sampling interval like 512KiB or 2MiB "
+                       "(1 .. 1GiB)");
     }
   }
   if (!errors.empty()) return Error{Join(errors)};

@@ -4,7 +4,7 @@
 //
 // Precedence, lowest first: the AgentOptions the program passes, the file named by LEAKWATCH_CONFIG, then
 // LEAKWATCH_PERIOD, LEAKWATCH_LOG_LEVEL, LEAKWATCH_LISTEN, LEAKWATCH_DEBUG_TOKEN_FILE and LEAKWATCH_HEAP_SAMPLER
-// (off, on, or a sampling interval such as 2MiB). Every error names
+// (off, on, default, low-overhead, or a sampling interval such as 2MiB). Every error names
 // the file, line and column, the field and the offending value, and all errors are reported together (one per
 // line), not just the first.
 //
@@ -26,7 +26,7 @@
 //     json: false
 //   heap_profiler:
 //     enabled: true
-//     sampling_interval: 512KiB  # 1 .. 1GiB
+//     sampling_interval: 512KiB  # 1 .. 1GiB, or default (512KiB), low-overhead (2MiB)
 //     max_live_samples: 1048576
 //     max_stacks: 65536
 //     require_token: false     # GET /debug/pprof/heap behind the debug token
@@ -98,6 +98,9 @@ std::optional<std::chrono::milliseconds> ParseDuration(std::string_view text);
 // Parses a number ("1000", "0.5") or a size ("512MiB", "1.5GiB", "100kB"; units B, KiB, MiB, GiB, TiB, kB,
 // MB, GB, TB) into base units; nullopt on anything else (signs, exponents, spaces, other units).
 std::optional<double> ParseSize(std::string_view text);
+// Parses a heap sampling interval: a size ("512KiB", "2MiB", "1") or a preset, "default" (512 KiB) or
+// "low-overhead" (2 MiB); nullopt on anything else. The range is ValidateOptions's.
+std::optional<uint64_t> ParseSamplingInterval(std::string_view text);
 // Parses a percentage ("85%", "2.5%") into a fraction (0.85, 0.025).
 std::optional<double> ParsePercent(std::string_view text);
 // Parses "<number or size>/<s|m|min|h>" ("1MiB/min", "10/s") into units per second.

@@ -80,6 +80,11 @@ void HeapSamplerCore::RecordAllocation(const void* p, uint64_t bytes, const uint
   live_sampled_bytes_ += bytes;
 }
 
+void HeapSamplerCore::PinInFilter(const void* p) {
+  Guard lock(&mutex_);
+  filter_.Pin(p);
+}
+
 void HeapSamplerCore::RecordFree(const void* p) {
   Guard lock(&mutex_);
   LiveSample s;

@@ -99,6 +99,8 @@ class HeapSamplerCore {
   // thread may be handed the same address and sample it).
   void RecordFree(const void* p);
   void AddHookNanoseconds(uint64_t ns) { hook_ns_.fetch_add(ns, std::memory_order_relaxed); }
+  // Makes MightBeSampled(p) true for good (the hooks' bootstrap blocks, which free() must recognise).
+  void PinInFilter(const void* p);
 
   HeapSamplerStats Stats() const;
   // A copy of every stack with samples. Allocates (outside the lock, then copies under it).

@@ -31,6 +31,8 @@ class SampledAddressFilter {
     const uint8_t v = c.load(std::memory_order_relaxed);
     if (v != 255) c.store(static_cast<uint8_t>(v + 1), std::memory_order_relaxed);
   }
+  // Sets p's counter to the saturated value, which nothing decrements.
+  void Pin(const void* p) { counters_[Index(p)].store(255, std::memory_order_relaxed); }
   void Remove(const void* p) {
     auto& c = counters_[Index(p)];
     const uint8_t v = c.load(std::memory_order_relaxed);

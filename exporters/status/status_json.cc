@@ -26,9 +26,37 @@ void Optional(json& j, const char* key, const std::optional<double>& v) {
   if (v && std::isfinite(*v)) j[key] = *v;
 }
 
+json HeapProfilerJson(const internal::HeapProfilerStatus& h) {
+  json j;
+  j["state"] = std::string(internal::HeapProfilerStateName(h.state));
+  if (!h.reason.empty()) j["reason"] = h.reason;
+  if (!h.unwinder.empty()) j["unwinder"] = h.unwinder;
+  if (!h.real_allocator.empty()) j["allocator"] = h.real_allocator;
+  if (h.stats) {
+    const internal::HeapSamplerStats& s = *h.stats;
+    j["sampling_interval_bytes"] = s.mean_interval_bytes;
+    j["samples_total"] = s.samples_total;
+    j["live_samples"] = s.live_samples;
+    j["estimated_inuse_bytes"] = std::llround(s.inuse_bytes_estimate);
+    j["estimated_inuse_objects"] = std::llround(s.inuse_objects_estimate);
+    j["stacks"] = s.stacks;
+    j["memory_bytes"] = s.memory_bytes;
+    j["dropped_live_table_full"] = s.dropped_live_table_full;
+    j["dropped_stack_table_full"] = s.dropped_stack_table_full;
+    j["replaced_samples"] = s.replaced_samples;
+    j["untracked_frees"] = s.untracked_frees;
+    j["hook_seconds"] = static_cast<double>(s.hook_nanoseconds) * 1e-9;
+  }
+  if (h.peak_time.time_since_epoch().count() != 0) {
+    j["peak"] = {{"time", Rfc3339(h.peak_time)}, {"estimated_inuse_bytes", std::llround(h.peak_inuse_bytes)}};
+  }
+  return j;
+}
+
 }  // namespace
 
-std::string RenderStatusJson(const RulesStatus* rules, const ConfigStatus& config) {
+std::string RenderStatusJson(const RulesStatus* rules, const ConfigStatus& config,
+                             const internal::HeapProfilerStatus* heap) {
   json doc;
   doc["leakwatch_version"] = LEAKWATCH_VERSION;
   doc["rules"] = json::array();
@@ -57,6 +85,7 @@ std::string RenderStatusJson(const RulesStatus* rules, const ConfigStatus& confi
   c["reloads_total"] = config.reloads_total;
   c["reload_failures_total"] = config.reload_failures_total;
   doc["config"] = std::move(c);
+  if (heap != nullptr) doc["heap_profiler"] = HeapProfilerJson(*heap);
   // Replace invalid UTF-8 (paths and kernel texts) rather than throw.
   return doc.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
 }

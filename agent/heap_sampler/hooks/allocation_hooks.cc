@@ -67,10 +67,22 @@ struct RealAllocator {
   void* (*valloc)(size_t) = nullptr;
   void* (*pvalloc)(size_t) = nullptr;
   size_t (*malloc_usable_size)(void*) = nullptr;
+  // The allocator's sized operator delete (jemalloc, tcmalloc and mimalloc have one: it skips the size
+  // lookup a plain free makes); nullptr: plain free.
+  void (*sized_delete)(void*, size_t) = nullptr;
 };
 
 constinit RealAllocator g_real;
 constinit std::atomic<bool> g_resolved{false};
+constinit HeapSamplerCore g_core;
+
+// The two hottest entry points call through these, which start as stubs that resolve the real allocator on
+// first use: no "resolved yet?" test on the fast paths.
+void* ResolvingMalloc(size_t bytes);
+void ResolvingFree(void* p);
+constinit std::atomic<void* (*)(size_t)> g_malloc{&ResolvingMalloc};
+constinit std::atomic<void (*)(void*)> g_free{&ResolvingFree};
+constinit std::atomic<void (*)(void*, size_t)> g_sized_delete{nullptr};
 
 // Allocations made while dlsym runs. Each block is preceded by its size.
 constexpr size_t kBootstrapBytes = 256 * 1024;
@@ -90,6 +102,8 @@ void* BootstrapAllocate(size_t bytes, size_t alignment = 16) {
     if (start > kBootstrapBytes || kBootstrapBytes - start < bytes) return nullptr;
     if (g_bootstrap_used.compare_exchange_weak(used, start + bytes, std::memory_order_relaxed)) {
       std::memcpy(g_bootstrap + start - sizeof(size_t), &bytes, sizeof(size_t));
+      // free() looks further only at addresses the filter flags: flag this one for good.
+      g_core.PinInFilter(g_bootstrap + start);
       return g_bootstrap + start;
     }
   }
@@ -137,6 +151,7 @@ bool ResolveRealAllocator() {
   r.valloc = Next<decltype(r.valloc)>("valloc");
   r.pvalloc = Next<decltype(r.pvalloc)>("pvalloc");
   r.malloc_usable_size = Next<decltype(r.malloc_usable_size)>("malloc_usable_size");
+  r.sized_delete = Next<decltype(r.sized_delete)>("_ZdlPvm");
   // An allocator without one of the optional functions (jemalloc has no pvalloc) would have RTLD_NEXT find
   // glibc's, whose blocks the allocator's free cannot take: only functions of malloc's own object are used,
   // the others fall back on its aligned allocation.
@@ -153,6 +168,9 @@ bool ResolveRealAllocator() {
     if (!same_object(r.valloc)) r.valloc = nullptr;
     if (!same_object(r.pvalloc)) r.pvalloc = nullptr;
     if (!same_object(r.malloc_usable_size)) r.malloc_usable_size = nullptr;
+    if (!same_object(r.sized_delete)) r.sized_delete = nullptr;  // libstdc++'s: it calls free, ours
+  } else {
+    r.sized_delete = nullptr;
   }
   if (r.malloc == nullptr || r.free == nullptr || r.calloc == nullptr || r.realloc == nullptr) {
     // Nothing after us (the hooks are in a static program): glibc's own.
@@ -164,6 +182,9 @@ bool ResolveRealAllocator() {
     r.memalign = &__libc_memalign;
   }
   g_real = r;
+  g_malloc.store(r.malloc, std::memory_order_relaxed);
+  g_free.store(r.free, std::memory_order_relaxed);
+  g_sized_delete.store(r.sized_delete, std::memory_order_relaxed);
   g_resolved.store(true, std::memory_order_release);
   t.resolving = 0;
   return true;
@@ -171,7 +192,6 @@ bool ResolveRealAllocator() {
 
 // --- sampling ---
 
-constinit HeapSamplerCore g_core;
 constinit std::atomic<UnwindFunction> g_cached_unwind{nullptr};
 constinit std::atomic<UnwindFunction> g_uncached_unwind{nullptr};
 
@@ -270,13 +290,29 @@ __attribute__((always_inline)) inline void ForgetIfSampled(void* p) {
   if (__builtin_expect(g_core.MightBeSampled(p), 0)) g_core.RecordFree(p);
 }
 
-__attribute__((always_inline)) inline void* AllocateImpl(size_t bytes) {
-  if (__builtin_expect(!g_resolved.load(std::memory_order_acquire), 0) && !ResolveRealAllocator()) {
-    return BootstrapAllocate(bytes);
-  }
-  void* p = g_real.malloc(bytes);
-  Count(p, bytes);
+// An allocation whose countdown ran out: allocate, then sample.
+LW_HOOK_INTERNAL void* AllocateAndSample(size_t bytes) {
+  void* p = g_malloc.load(std::memory_order_relaxed)(bytes);
+  SampleSlow(p, bytes);
   return p;
+}
+
+// malloc's fast path: count first, so that the common case ends in a jump to the real malloc.
+__attribute__((always_inline)) inline void* AllocateImpl(size_t bytes) {
+  SampleCountdown& c = t_state.countdown;
+  c.remaining -= static_cast<int64_t>(bytes);
+  if (__builtin_expect(c.remaining > 0, 1)) return g_malloc.load(std::memory_order_relaxed)(bytes);
+  return AllocateAndSample(bytes);
+}
+
+void* ResolvingMalloc(size_t bytes) {
+  if (!ResolveRealAllocator()) return BootstrapAllocate(bytes);
+  return g_real.malloc(bytes);
+}
+
+void ResolvingFree(void* p) {
+  ResolveRealAllocator();
+  if (g_real.free != nullptr) g_real.free(p);
 }
 
 void* AlignedFallback(size_t alignment, size_t bytes) {
@@ -299,12 +335,25 @@ __attribute__((always_inline)) inline void* AllocateAlignedImpl(size_t alignment
   return p;
 }
 
+// A free the filter flagged: true when the block must not reach the real free (a bootstrap block).
+LW_HOOK_INTERNAL bool ReleaseFlagged(void* p) {
+  if (p == nullptr) return false;
+  if (InBootstrap(p)) return true;
+  g_core.RecordFree(p);
+  return false;
+}
+
+// free's fast path: one filter load, then a jump to the real free.
 __attribute__((always_inline)) inline void ReleaseImpl(void* p) {
-  if (p == nullptr) return;
-  if (__builtin_expect(InBootstrap(p), 0)) return;
-  if (__builtin_expect(!g_resolved.load(std::memory_order_acquire), 0)) ResolveRealAllocator();
-  ForgetIfSampled(p);
-  g_real.free(p);
+  if (__builtin_expect(g_core.MightBeSampled(p), 0) && ReleaseFlagged(p)) return;
+  g_free.load(std::memory_order_relaxed)(p);
+}
+
+// Sized operator delete: the allocator's own when it has one.
+__attribute__((always_inline)) inline void SizedDeleteImpl(void* p, size_t bytes) {
+  if (__builtin_expect(g_core.MightBeSampled(p), 0) && ReleaseFlagged(p)) return;
+  if (const auto sized = g_sized_delete.load(std::memory_order_relaxed)) return sized(p, bytes);
+  g_free.load(std::memory_order_relaxed)(p);
 }
 
 __attribute__((always_inline)) inline void* NewImpl(size_t bytes) {
@@ -422,6 +471,7 @@ using leakwatch::internal::NewAlignedImpl;
 using leakwatch::internal::NewImpl;
 using leakwatch::internal::ReleaseImpl;
 using leakwatch::internal::ResolveRealAllocator;
+using leakwatch::internal::SizedDeleteImpl;
 
 extern "C" {
 
@@ -588,8 +638,8 @@ LW_HOOK void operator delete(void* p) noexcept { ReleaseImpl(p); }
 LW_HOOK void operator delete[](void* p) noexcept { ReleaseImpl(p); }
 LW_HOOK void operator delete(void* p, const std::nothrow_t&) noexcept { ReleaseImpl(p); }
 LW_HOOK void operator delete[](void* p, const std::nothrow_t&) noexcept { ReleaseImpl(p); }
-LW_HOOK void operator delete(void* p, size_t) noexcept { ReleaseImpl(p); }
-LW_HOOK void operator delete[](void* p, size_t) noexcept { ReleaseImpl(p); }
+LW_HOOK void operator delete(void* p, size_t bytes) noexcept { SizedDeleteImpl(p, bytes); }
+LW_HOOK void operator delete[](void* p, size_t bytes) noexcept { SizedDeleteImpl(p, bytes); }
 LW_HOOK void operator delete(void* p, std::align_val_t) noexcept { ReleaseImpl(p); }
 LW_HOOK void operator delete[](void* p, std::align_val_t) noexcept { ReleaseImpl(p); }
 LW_HOOK void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { ReleaseImpl(p); }

@@ -226,6 +226,12 @@ TEST_P(HeapSamplerOnAllocator, GoToolPprofNamesTheLeakingFunctionWithin10Percent
   auto metrics = test_support::HttpGet(port, "/metrics");
   ASSERT_TRUE(metrics);
   EXPECT_THAT(metrics->body, HasSubstr("leakwatch_heap_sampler_running 1"));
+  auto status = test_support::HttpGet(port, "/status");
+  ASSERT_TRUE(status);
+  const auto heap_status = nlohmann::json::parse(status->body)["heap_profiler"];
+  EXPECT_EQ(heap_status["state"], "running") << heap_status.dump(2);
+  EXPECT_THAT(heap_status["unwinder"].get<std::string>(), HasSubstr("libunwind")) << heap_status.dump(2);
+  EXPECT_EQ(heap_status["dropped_live_table_full"], 0) << heap_status.dump(2);
   (void)child->WriteStdin("done\n");
   child->Kill();
 }

@@ -278,6 +278,9 @@ TEST(AgentDebugEndpoints, HeapProfileSaysWhyThereIsNoneAndHonoursRequireToken) {
     EXPECT_EQ(anonymous.Get("/debug/pprof/heap?peak=1").status, 404);
     EXPECT_EQ(anonymous.Get("/debug/pprof/heap?debug=1").status, 400);
     EXPECT_THAT(Metrics(started->http_port), HasSubstr("leakwatch_heap_sampler_running 0"));
+    const auto status = nlohmann::json::parse(anonymous.Get("/status").body);
+    EXPECT_EQ(status["heap_profiler"]["state"], "unavailable") << status.dump(2);
+    EXPECT_THAT(status["heap_profiler"]["reason"].get<std::string>(), HasSubstr("no allocation hooks"));
   }
   o.heap_profiler.require_token = true;
   auto agent = Agent::Create(o).value();

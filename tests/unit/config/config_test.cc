@@ -765,7 +765,10 @@ TEST(ApplyConfigText, HeapProfilerKeys) {
   EXPECT_TRUE(o.heap_profiler.require_token);
   EXPECT_DOUBLE_EQ(o.heap_profiler.peak_growth, 0.25);
   EXPECT_EQ(o.heap_profiler.peak_min_interval, std::chrono::minutes(1));
-  ASSERT_TRUE(ApplyConfigText("heap_profiler: {peak_growth: 0.5}", "h.yml", &o).ok());
+  ASSERT_TRUE(
+      ApplyConfigText("heap_profiler: {peak_growth: 0.5, sampling_interval: low-overhead}", "h.yml", &o)
+          .ok());
+  EXPECT_EQ(o.heap_profiler.sampling_interval_bytes, 2u << 20);
   EXPECT_DOUBLE_EQ(o.heap_profiler.peak_growth, 0.5);
   EXPECT_TRUE(ValidateOptions(o).ok());
 }
@@ -816,6 +819,12 @@ TEST(ApplyEnvironment, HeapSamplerVariable) {
   env["LEAKWATCH_HEAP_SAMPLER"] = "on";
   ASSERT_TRUE(ApplyEnvironmentVariables(lookup, &o).ok());
   EXPECT_EQ(o.heap_profiler.sampling_interval_bytes, 2u << 20) << "on keeps the interval";
+  env["LEAKWATCH_HEAP_SAMPLER"] = "default";
+  ASSERT_TRUE(ApplyEnvironmentVariables(lookup, &o).ok());
+  EXPECT_EQ(o.heap_profiler.sampling_interval_bytes, 512u << 10);
+  env["LEAKWATCH_HEAP_SAMPLER"] = "low-overhead";
+  ASSERT_TRUE(ApplyEnvironmentVariables(lookup, &o).ok());
+  EXPECT_EQ(o.heap_profiler.sampling_interval_bytes, 2u << 20);
   env["LEAKWATCH_HEAP_SAMPLER"] = "sometimes";
   const auto st = ApplyEnvironmentVariables(lookup, &o);
   ASSERT_FALSE(st.ok());
