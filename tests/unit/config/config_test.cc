@@ -828,10 +828,10 @@ TEST(ApplyEnvironment, HeapSamplerVariable) {
   env["LEAKWATCH_HEAP_SAMPLER"] = "sometimes";
   const auto st = ApplyEnvironmentVariables(lookup, &o);
   ASSERT_FALSE(st.ok());
-  EXPECT_NE(
-      st.error().message.find("LEAKWATCH_HEAP_SAMPLER: value \"sometimes\" is not off, on or a sampling "
-                              "interval"),
-      std::string::npos)
+  EXPECT_NE(st.error().message.find(
+                "LEAKWATCH_HEAP_SAMPLER: value \"sometimes\" is not off, on, default, low-overhead or a "
+                "sampling interval"),
+            std::string::npos)
       << st.error().message;
   env["LEAKWATCH_HEAP_SAMPLER"] = "2GiB";
   EXPECT_FALSE(ApplyEnvironmentVariables(lookup, &o).ok()) << "beyond 1GiB";
