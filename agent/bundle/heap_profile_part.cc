@@ -267,17 +267,22 @@ HeapProfilePart Write(const HeapProfilePartOptions& o, const AllocatorInfo* allo
       problem = c.error().message;
     }
   }
-  j["written"] = !files.empty();
-  j["files"] = std::move(files);
-  if (!problem.empty()) {
-    j[j["written"] == true ? "problem" : "why"] = problem;
-    part.skipped = BundleSkip{"heap_profile", problem};
-  }
-  part.manifest = std::move(j);
+  FinishHeapProfileManifest(std::move(j), std::move(files), problem, &part);
   return part;
 }
 
 }  // namespace
+
+void FinishHeapProfileManifest(nlohmann::json j, nlohmann::json files, const std::string& problem,
+                               HeapProfilePart* part) {
+  j["written"] = !files.empty();
+  j["files"] = std::move(files);
+  if (!problem.empty()) {
+    j[j["written"] == true ? "problem" : "why"] = problem;
+    part->skipped = BundleSkip{"heap_profile", problem};
+  }
+  part->manifest = std::move(j);
+}
 
 std::optional<uint64_t> HeapProfilePartOptions::DefaultTcmallocSampleParameter() {
   return ParseTcmallocSampleParameter(std::getenv("TCMALLOC_SAMPLE_PARAMETER"));

@@ -63,4 +63,9 @@ struct HeapProfilePart {
 // `allocator`: the latest AllocatorInfo (nullptr: unknown).
 HeapProfilePart WriteHeapProfilePart(const HeapProfilePartOptions& options, const AllocatorInfo* allocator);
 
+// Completes a heap-profile manifest entry `j` into part->manifest: "written" (any complete file), "files",
+// and the problem, as "problem" beside written files or "why" without any (also a `skipped` entry).
+void FinishHeapProfileManifest(nlohmann::json j, nlohmann::json files, const std::string& problem,
+                               HeapProfilePart* part);
+
 }  // namespace leakwatch::internal

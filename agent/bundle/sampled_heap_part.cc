@@ -87,13 +87,7 @@ HeapProfilePart Write(const SampledHeapPartOptions& o, const HeapProfiler& profi
       problem = peak_problem;
     }
   }
-  j["written"] = !files.empty();
-  j["files"] = std::move(files);
-  if (!problem.empty()) {
-    j[j["written"] == true ? "problem" : "why"] = problem;
-    part.skipped = BundleSkip{"heap_profile", problem};
-  }
-  part.manifest = std::move(j);
+  FinishHeapProfileManifest(std::move(j), std::move(files), problem, &part);
   return part;
 }
 

@@ -147,6 +147,19 @@ class HeapSamplerTest : public ::testing::Test {
     return 0;
   }
 
+  // Starts heap_known_sites with the agent preloaded, waits until it has leaked, and gives its agent's port.
+  std::pair<std::unique_ptr<ChildProcess>, int> StartKnownSites(
+      std::vector<std::string> args, std::vector<std::pair<std::string, std::string>> env) {
+    args.insert(args.begin(), kPrograms + "/heap_known_sites");
+    auto child = Spawn(std::move(args), std::move(env));
+    if (!child) return {nullptr, 0};
+    auto line = child->ReadLine(60s);
+    EXPECT_TRUE(line) << child->Stderr();
+    const int port = line ? PortOf(child->pid()) : 0;
+    EXPECT_NE(port, 0) << child->Stderr();
+    return {std::move(child), port};
+  }
+
   // Runs a program to completion (bounded) and returns its exit status and stdout.
   std::pair<std::optional<int>, std::string> RunToEnd(std::vector<std::string> argv,
                                                       std::vector<std::pair<std::string, std::string>> env,
@@ -303,13 +316,10 @@ TEST_F(HeapSamplerTest, AnAllocatorAheadOfTheHooksLeavesTheSamplerUnavailableAnd
   if (access((std::string(kLibDir) + "libjemalloc.so.2").c_str(), R_OK) != 0) {
     GTEST_SKIP() << "libjemalloc.so.2 is not installed (Debian package libjemalloc2)";
   }
-  auto child = Spawn({kPrograms + "/heap_known_sites", "4", "1"},
-                     {{"LD_PRELOAD", std::string(kLibDir) + "libjemalloc.so.2:" + kPreload},
-                      {"LEAKWATCH_LISTEN", "127.0.0.1:0"}});
-  ASSERT_TRUE(child);
-  ASSERT_TRUE(child->ReadLine(60s)) << child->Stderr();
-  const int port = PortOf(child->pid());
-  ASSERT_NE(port, 0);
+  auto [child, port] =
+      StartKnownSites({"4", "1"}, {{"LD_PRELOAD", std::string(kLibDir) + "libjemalloc.so.2:" + kPreload},
+                                   {"LEAKWATCH_LISTEN", "127.0.0.1:0"}});
+  ASSERT_TRUE(child && port != 0);
   auto heap = test_support::HttpGet(port, "/debug/pprof/heap");
   ASSERT_TRUE(heap);
   EXPECT_EQ(heap->status, 503);
@@ -322,13 +332,10 @@ TEST_F(HeapSamplerTest, AnAllocatorAheadOfTheHooksLeavesTheSamplerUnavailableAnd
 }
 
 TEST_F(HeapSamplerTest, SwitchedOffTheHooksOnlyForward) {
-  auto child = Spawn(
-      {kPrograms + "/heap_known_sites", "4", "2"},
+  auto [child, port] = StartKnownSites(
+      {"4", "2"},
       {{"LD_PRELOAD", kPreload}, {"LEAKWATCH_LISTEN", "127.0.0.1:0"}, {"LEAKWATCH_HEAP_SAMPLER", "off"}});
-  ASSERT_TRUE(child);
-  ASSERT_TRUE(child->ReadLine(60s)) << child->Stderr();
-  const int port = PortOf(child->pid());
-  ASSERT_NE(port, 0);
+  ASSERT_TRUE(child && port != 0);
   auto heap = test_support::HttpGet(port, "/debug/pprof/heap");
   ASSERT_TRUE(heap);
   EXPECT_EQ(heap->status, 503);
