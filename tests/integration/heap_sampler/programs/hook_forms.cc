@@ -3,7 +3,11 @@
 // LEAKWATCH_HEAP_SAMPLER=1 (every allocation sampled): each allocation must add exactly one live sample, and
 // its release must take it away. Also: a thread that exits with its allocations alive, and a forked child.
 // Prints one line per form ("ok <form>" or "FAIL <form>: ...") and exits 1 on any failure, 2 when the hooks
-// are not there.
+// are not there. With the path of heap_deepbind_lib.so as argument (glibc only: a library loaded with
+// RTLD_DEEPBIND allocates from the C library whatever allocator the program uses), it also checks what
+// docs/HEAP_PROFILER.md says of such libraries.
+//
+//   hook_forms [DEEPBIND_LIBRARY]
 #include <dlfcn.h>
 #include <malloc.h>
 #include <sys/wait.h>
@@ -59,7 +63,7 @@ struct alignas(64) Aligned {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
   using Lookup = const HeapSamplerHooks* (*)();
   auto lookup = reinterpret_cast<Lookup>(dlsym(RTLD_DEFAULT, leakwatch::internal::kHeapSamplerHooksSymbol));
   g_hooks = lookup != nullptr ? lookup() : nullptr;
@@ -202,6 +206,28 @@ int main() {
     Check("fork", ok,
           "child status " + std::to_string(status) + ", parent live " + std::to_string(before) + " -> " +
               std::to_string(after_free));
+  }
+  if (argc > 1) {  // RTLD_DEEPBIND: the library's malloc and free are the C library's, past the hooks
+    void* lib = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+    auto lib_alloc =
+        lib != nullptr ? reinterpret_cast<void* (*)(size_t)>(dlsym(lib, "deepbind_alloc")) : nullptr;
+    auto lib_free = lib != nullptr ? reinterpret_cast<void (*)(void*)>(dlsym(lib, "deepbind_free")) : nullptr;
+    if (lib_alloc == nullptr || lib_free == nullptr) {
+      Check("deepbind", false, std::string("cannot load ") + argv[1] + ": " + dlerror());
+    } else {
+      const uint64_t before = Live();
+      void* unsampled = lib_alloc(300);  // not seen by the hooks
+      const uint64_t after_lib_alloc = Live();
+      std::free(unsampled);  // through the hooks: not a sample, forwarded
+      const uint64_t after_free = Live();
+      void* sampled = std::malloc(300);
+      lib_free(sampled);  // released past the hooks: its sample stays live (documented)
+      const uint64_t after_lib_free = Live();
+      const bool ok = after_lib_alloc == before && after_free == before && after_lib_free == before + 1;
+      Check("deepbind", ok,
+            std::to_string(before) + " -> " + std::to_string(after_lib_alloc) + " -> " +
+                std::to_string(after_free) + " -> " + std::to_string(after_lib_free));
+    }
   }
   std::printf("%s\n", g_failures == 0 ? "all forms reach the hooks" : "some forms missed the hooks");
   return g_failures == 0 ? 0 : 1;
