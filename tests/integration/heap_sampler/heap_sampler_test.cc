@@ -295,7 +295,12 @@ TEST_F(HeapSamplerTest, BundlesCarryTheCurrentAndThePeakProfiles) {
   ASSERT_TRUE(child->ReadLine(60s)) << child->Stderr();
   const int port = PortOf(child->pid());
   ASSERT_NE(port, 0);
-  std::this_thread::sleep_for(500ms);  // a tick after the leak: the peak profile is taken on a tick
+  // The peak profile is taken on a tick: wait (bounded) until the agent has one.
+  for (int i = 0; i < 100; ++i) {
+    auto peak = test_support::HttpGet(port, "/debug/pprof/heap?peak=1");
+    if (peak && peak->status == 200) break;
+    std::this_thread::sleep_for(100ms);
+  }
   test_support::HttpGetOptions post;
   post.method = "POST";
   post.timeout = 40s;
