@@ -18,7 +18,9 @@
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -214,6 +216,30 @@ Result<json> PromQuery(int port, const std::string& expr) {
   return (*data)["result"];
 }
 
+// A range query, as a Grafana time-series panel makes it: the series with any point in [from, now]. The
+// points are laid out backwards from now, so the latest one is now (as in an instant query).
+Result<json> PromQueryRange(int port, const std::string& expr, std::chrono::system_clock::time_point from,
+                            std::chrono::seconds step) {
+  using std::chrono::duration_cast;
+  using std::chrono::milliseconds;
+  const int64_t end_ms =
+      duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const int64_t from_ms = duration_cast<milliseconds>(from.time_since_epoch()).count();
+  const int64_t step_ms = duration_cast<milliseconds>(step).count();
+  const int64_t start_ms =
+      end_ms - std::max<int64_t>(0, (end_ms - from_ms + step_ms - 1) / step_ms) * step_ms;
+  const auto unix_seconds = [](int64_t ms) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%lld.%03lld", static_cast<long long>(ms / 1000),
+                  static_cast<long long>(ms % 1000));
+    return std::string(text);
+  };
+  auto data = PromApi(port, "query_range?query=" + UrlEncode(expr) + "&start=" + unix_seconds(start_ms) +
+                                "&end=" + unix_seconds(end_ms) + "&step=" + std::to_string(step.count()));
+  if (!data.ok()) return data.error();
+  return (*data)["result"];
+}
+
 // Every alert (firing or not) that the webhook sink received, with the receiver path it came to.
 struct Notified {
   std::string receiver_path;
@@ -294,6 +320,8 @@ std::set<std::string> ExposedNames(const std::string& exposition) {
 struct DashboardQuery {
   std::string where;  // panel title, or "annotation <name>"
   std::string expr;
+  bool instant =
+      false;  // Grafana asks for the latest value only; otherwise for the range the dashboard shows
 };
 
 void CollectPanelQueries(const json& panels, std::vector<DashboardQuery>* out) {
@@ -302,7 +330,8 @@ void CollectPanelQueries(const json& panels, std::vector<DashboardQuery>* out) {
     if (!panel.contains("targets")) continue;
     for (const auto& target : panel["targets"]) {
       if (target.contains("expr"))
-        out->push_back({"panel \"" + panel.value("title", "?") + "\"", target["expr"]});
+        out->push_back({"panel \"" + panel.value("title", "?") + "\"", target["expr"],
+                        target.value("instant", false) && !target.value("range", false)});
     }
   }
 }
@@ -312,7 +341,8 @@ std::vector<DashboardQuery> DashboardQueries(const json& dashboard) {
   CollectPanelQueries(dashboard["panels"], &out);
   if (dashboard.contains("annotations")) {
     for (const auto& a : dashboard["annotations"]["list"]) {
-      if (a.contains("expr")) out.push_back({"annotation \"" + a.value("name", "?") + "\"", a["expr"]});
+      if (a.contains("expr"))
+        out.push_back({"annotation \"" + a.value("name", "?") + "\"", a["expr"], false});
     }
   }
   return out;
@@ -405,6 +435,7 @@ TEST(OpsKit, MemoryLeakPagesOnCallSteadyServiceStaysQuietAndEveryDashboardQueryH
   // The leak: 4 MiB/s (the 1 GiB limit is ~4 minutes away), plus fds and threads so that every panel has a
   // trend to show. The steady demo does nothing.
   const auto leak_start = SteadyClock::now();
+  const auto dashboard_from = std::chrono::system_clock::now();
   ASSERT_TRUE(leaky->demo.Control("/leak/memory?mib_per_s=4").ok());
   ASSERT_TRUE(leaky->demo.Control("/leak/fds?per_s=5").ok());
   ASSERT_TRUE(leaky->demo.Control("/leak/threads?per_s=0.5").ok());
@@ -514,7 +545,10 @@ TEST(OpsKit, MemoryLeakPagesOnCallSteadyServiceStaysQuietAndEveryDashboardQueryH
       EXPECT_TRUE(known.count(name)) << q.where << ": " << name
                                      << " is neither in docs/METRICS.md nor recorded by the rules file";
     }
-    auto result = PromQuery(prometheus->port, expr);
+    // "Gaps mean not growing": a time-series panel has data when any point of the window since the leak
+    // started has one (the projections vanish once the leak is stopped); a stat or table shows now.
+    auto result = q.instant ? PromQuery(prometheus->port, expr)
+                            : PromQueryRange(prometheus->port, expr, dashboard_from, 2s);
     ASSERT_TRUE(result.ok()) << q.where << ": " << result.error().message;
     if (!result->empty()) {
       ++with_data;
