@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   # build
-  build-essential cmake pkg-config ca-certificates
+  build-essential cmake ninja-build pkg-config ca-certificates
   prometheus-cpp-dev libspdlog-dev libfmt-dev libboost-dev
   libcrypt-dev zlib1g-dev libyaml-cpp-dev nlohmann-json3-dev
   # tests and benchmarks
