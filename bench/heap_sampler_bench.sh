@@ -9,6 +9,7 @@
 #
 #   variant          LD_PRELOAD / command                  environment                               baseline
 #   glibc            -                                     -                                         -
+#   hooks            libleakwatch_heap.so (no agent)       -                                         glibc
 #   lw-off           libleakwatch_preload.so               LEAKWATCH_HEAP_SAMPLER=off                glibc
 #   lw-512KiB        libleakwatch_preload.so               LEAKWATCH_HEAP_SAMPLER=512KiB             glibc
 #   lw-2MiB          libleakwatch_preload.so               LEAKWATCH_HEAP_SAMPLER=2MiB               glibc
@@ -21,7 +22,8 @@
 #   tc-sample-512KiB libtcmalloc.so.4                      TCMALLOC_SAMPLE_PARAMETER=524288          tcmalloc
 #   tc-sample-2MiB   libtcmalloc.so.4                      TCMALLOC_SAMPLE_PARAMETER=2097152         tcmalloc
 #   heaptrack        heaptrack -o <scratch file> <bench>   -                                         glibc
-# Every leakwatch variant also sets LEAKWATCH_LISTEN=off LEAKWATCH_LOG_LEVEL=warn (the agent runs, serves no
+# `hooks` is the allocation hooks alone, with nothing that starts the sampler: the price of interposing
+# malloc and free, which every leakwatch variant pays. Every leakwatch variant also sets LEAKWATCH_LISTEN=off LEAKWATCH_LOG_LEVEL=warn (the agent runs, serves no
 # HTTP). gperftools' sampling is set explicitly, 0 included (its default is 0 in 2.10, i.e. off). heaptrack
 # runs 1/HEAPTRACK_OPS_DIV of the operations (it is an order of magnitude slower; ns/op stays comparable), in
 # the first HEAPTRACK_ROUNDS rounds only (it also takes seconds to start), and writes its recording to a
@@ -72,7 +74,7 @@ LIVE_OPS=${LIVE_OPS:-$(pick 2000000 300000)}
 LIVE_ROUNDS=${LIVE_ROUNDS:-$(pick 2 1)}
 PIN_CPUS=${PIN_CPUS:-}
 RUN_TIMEOUT=${RUN_TIMEOUT:-600}
-ALL_VARIANTS="glibc lw-off lw-512KiB lw-2MiB jemalloc je-prof-512KiB je-prof-2MiB lw+je-512KiB lw+je-2MiB"
+ALL_VARIANTS="glibc hooks lw-off lw-512KiB lw-2MiB jemalloc je-prof-512KiB je-prof-2MiB lw+je-512KiB lw+je-2MiB"
 ALL_VARIANTS+=" tcmalloc tc-sample-512KiB tc-sample-2MiB heaptrack"
 VARIANTS=${VARIANTS:-$ALL_VARIANTS}
 OUT_DIR=${OUT_DIR:-$(mktemp -d /tmp/leakwatch-heap-sampler-bench.XXXXXX)}
@@ -97,15 +99,16 @@ if [[ $BUILD == 1 ]]; then
     echo "building leakwatch_malloc_bench failed (log: $OUT_DIR/build-bench.log)" >&2
     exit 1
   }
-  if ! cmake --build "$BUILD_DIR" -j"$JOBS" --target leakwatch_preload \
+  if ! cmake --build "$BUILD_DIR" -j"$JOBS" --target leakwatch_preload leakwatch_heap \
     >"$OUT_DIR/build-preload.log" 2>&1; then
-    preload_build_error="build of leakwatch_preload failed ($OUT_DIR/build-preload.log)"
+    preload_build_error="build of leakwatch_preload or leakwatch_heap failed ($OUT_DIR/build-preload.log)"
     echo "# $preload_build_error" >&2
   fi
 fi
 BENCH=$(realpath "$BUILD_DIR/bench/leakwatch_malloc_bench" 2>/dev/null || true)
 [[ -x $BENCH ]] || { echo "missing $BUILD_DIR/bench/leakwatch_malloc_bench: build it (BUILD=1)" >&2; exit 1; }
 PRELOAD=$(realpath "$BUILD_DIR/lib/libleakwatch_preload.so" 2>/dev/null || true)
+HOOKS=$(realpath "$BUILD_DIR/lib/libleakwatch_heap.so" 2>/dev/null || true)
 
 # --- variants ----------------------------------------------------------------------------------------------
 declare -A SKIP BASELINE
@@ -127,12 +130,17 @@ if [[ -z $preload_missing ]] && command -v nm >/dev/null &&
   ! nm -D --defined-only "$PRELOAD" | awk '$3 == "malloc" {found = 1} END {exit !found}'; then
   preload_note="this libleakwatch_preload.so interposes no malloc: its rows measure the agent alone"
 fi
+hooks_missing=$preload_build_error
+if [[ -z $hooks_missing && ! -r $HOOKS ]]; then
+  hooks_missing="$BUILD_DIR/lib/libleakwatch_heap.so missing (target leakwatch_heap)"
+fi
 heaptrack_missing=""
 command -v heaptrack >/dev/null || heaptrack_missing="heaptrack not installed (Debian package heaptrack)"
 
 for v in $VARIANTS; do
   case $v in
     glibc) BASELINE[$v]=- ;;
+    hooks) BASELINE[$v]=glibc SKIP[$v]=$hooks_missing ;;
     lw-off | lw-512KiB | lw-2MiB) BASELINE[$v]=glibc SKIP[$v]=$preload_missing ;;
     jemalloc) BASELINE[$v]=- SKIP[$v]=$jemalloc_missing ;;
     je-prof-512KiB | je-prof-2MiB) BASELINE[$v]=jemalloc SKIP[$v]=$jemalloc_prof_missing ;;
@@ -151,6 +159,7 @@ variant_command() {
   local lw=(LEAKWATCH_LISTEN=off LEAKWATCH_LOG_LEVEL=warn)
   case $1 in
     glibc) CMD=(env) ;;
+    hooks) CMD=(env LD_PRELOAD="$HOOKS") ;;
     lw-off) CMD=(env LD_PRELOAD="$PRELOAD" "${lw[@]}" LEAKWATCH_HEAP_SAMPLER=off) ;;
     lw-512KiB) CMD=(env LD_PRELOAD="$PRELOAD" "${lw[@]}" LEAKWATCH_HEAP_SAMPLER=512KiB) ;;
     lw-2MiB) CMD=(env LD_PRELOAD="$PRELOAD" "${lw[@]}" LEAKWATCH_HEAP_SAMPLER=2MiB) ;;

@@ -45,7 +45,7 @@ extern const char __start_leakwatch_hooks[] __attribute__((visibility("hidden"))
 extern const char __stop_leakwatch_hooks[] __attribute__((visibility("hidden")));
 // glibc's own entry points: the fallback when dlsym(RTLD_NEXT) finds nothing (hooks in a static program).
 void* __libc_malloc(size_t);
-void __libc_free(void*);
+void __libc_free(void*) noexcept;
 void* __libc_calloc(size_t, size_t);
 void* __libc_realloc(void*, size_t);
 void* __libc_memalign(size_t, size_t);
@@ -58,7 +58,7 @@ namespace {
 
 struct RealAllocator {
   void* (*malloc)(size_t) = nullptr;
-  void (*free)(void*) = nullptr;
+  void (*free)(void*) noexcept = nullptr;
   void* (*calloc)(size_t, size_t) = nullptr;
   void* (*realloc)(void*, size_t) = nullptr;
   void* (*memalign)(size_t, size_t) = nullptr;
@@ -69,7 +69,7 @@ struct RealAllocator {
   size_t (*malloc_usable_size)(void*) = nullptr;
   // The allocator's sized operator delete (jemalloc, tcmalloc and mimalloc have one: it skips the size
   // lookup a plain free makes); nullptr: plain free.
-  void (*sized_delete)(void*, size_t) = nullptr;
+  void (*sized_delete)(void*, size_t) noexcept = nullptr;
 };
 
 constinit RealAllocator g_real;
@@ -77,12 +77,14 @@ constinit std::atomic<bool> g_resolved{false};
 constinit HeapSamplerCore g_core;
 
 // The two hottest entry points call through these, which start as stubs that resolve the real allocator on
-// first use: no "resolved yet?" test on the fast paths.
+// first use: no "resolved yet?" test on the fast paths. The release functions are typed noexcept, as the
+// operator delete forms that call them are: a call that might throw out of a noexcept function cannot be a
+// tail call (it needs a frame to terminate from), and that frame was a third of delete's fast path.
 void* ResolvingMalloc(size_t bytes);
-void ResolvingFree(void* p);
+void ResolvingFree(void* p) noexcept;
 constinit std::atomic<void* (*)(size_t)> g_malloc{&ResolvingMalloc};
-constinit std::atomic<void (*)(void*)> g_free{&ResolvingFree};
-constinit std::atomic<void (*)(void*, size_t)> g_sized_delete{nullptr};
+constinit std::atomic<void (*)(void*) noexcept> g_free{&ResolvingFree};
+constinit std::atomic<void (*)(void*, size_t) noexcept> g_sized_delete{nullptr};
 
 // Allocations made while dlsym runs. Each block is preceded by its size.
 constexpr size_t kBootstrapBytes = 256 * 1024;
@@ -310,7 +312,7 @@ void* ResolvingMalloc(size_t bytes) {
   return g_real.malloc(bytes);
 }
 
-void ResolvingFree(void* p) {
+void ResolvingFree(void* p) noexcept {
   ResolveRealAllocator();
   if (g_real.free != nullptr) g_real.free(p);
 }
@@ -335,25 +337,36 @@ __attribute__((always_inline)) inline void* AllocateAlignedImpl(size_t alignment
   return p;
 }
 
-// A free the filter flagged: true when the block must not reach the real free (a bootstrap block).
-LW_HOOK_INTERNAL bool ReleaseFlagged(void* p) {
-  if (p == nullptr) return false;
-  if (InBootstrap(p)) return true;
+// The allocator's sized operator delete when it has one, else its free.
+__attribute__((always_inline)) inline void ForwardSizedDelete(void* p, size_t bytes) noexcept {
+  if (const auto sized = g_sized_delete.load(std::memory_order_relaxed)) return sized(p, bytes);
+  g_free.load(std::memory_order_relaxed)(p);
+}
+
+// A release the filter flagged: forget the sample if it is one, then release the block unless it is a
+// bootstrap block (never given to the real allocator). Out of line, so that the fast paths need no frame.
+LW_HOOK_INTERNAL bool ForgetFlagged(void* p) noexcept {
+  if (p == nullptr || InBootstrap(p)) return false;
   g_core.RecordFree(p);
-  return false;
+  return true;
+}
+LW_HOOK_INTERNAL void ReleaseFlagged(void* p) noexcept {
+  if (ForgetFlagged(p)) g_free.load(std::memory_order_relaxed)(p);
+}
+LW_HOOK_INTERNAL void SizedDeleteFlagged(void* p, size_t bytes) noexcept {
+  if (ForgetFlagged(p)) ForwardSizedDelete(p, bytes);
 }
 
 // free's fast path: one filter load, then a jump to the real free.
-__attribute__((always_inline)) inline void ReleaseImpl(void* p) {
-  if (__builtin_expect(g_core.MightBeSampled(p), 0) && ReleaseFlagged(p)) return;
+__attribute__((always_inline)) inline void ReleaseImpl(void* p) noexcept {
+  if (__builtin_expect(g_core.MightBeSampled(p), 0)) return ReleaseFlagged(p);
   g_free.load(std::memory_order_relaxed)(p);
 }
 
-// Sized operator delete: the allocator's own when it has one.
-__attribute__((always_inline)) inline void SizedDeleteImpl(void* p, size_t bytes) {
-  if (__builtin_expect(g_core.MightBeSampled(p), 0) && ReleaseFlagged(p)) return;
-  if (const auto sized = g_sized_delete.load(std::memory_order_relaxed)) return sized(p, bytes);
-  g_free.load(std::memory_order_relaxed)(p);
+// Sized operator delete: the filter, then a jump to the allocator's own sized delete (or free).
+__attribute__((always_inline)) inline void SizedDeleteImpl(void* p, size_t bytes) noexcept {
+  if (__builtin_expect(g_core.MightBeSampled(p), 0)) return SizedDeleteFlagged(p, bytes);
+  ForwardSizedDelete(p, bytes);
 }
 
 __attribute__((always_inline)) inline void* NewImpl(size_t bytes) {
