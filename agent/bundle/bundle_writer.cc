@@ -29,7 +29,7 @@ namespace leakwatch::internal {
 namespace {
 
 using nlohmann::json;
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 
 // Why /proc/<pid>/smaps_rollup is not read for this bundle, or empty. The kernel walks every page table of
 // the process under its mmap lock to produce it: tens of milliseconds per GiB of RSS during which the host's
@@ -107,13 +107,13 @@ std::string Label(const BundleTrigger& t) {
 
 class Builder {
  public:
-  Builder(const BundleWriterOptions& o, std::string tmp_dir, Clock::time_point deadline)
+  Builder(const BundleWriterOptions& o, std::string tmp_dir, SteadyClock::time_point deadline)
       : o_(o), tmp_(std::move(tmp_dir)), deadline_(deadline) {}
 
   // Runs `write` for the files `names` unless the deadline passed or `large` parts are off.
   void Part(const std::string& part, bool large, const std::vector<std::string>& names,
             const std::function<std::string(std::vector<BundleFile*>&)>& write) {
-    if (Clock::now() >= deadline_) {
+    if (SteadyClock::now() >= deadline_) {
       result_.skipped.push_back({part, "the bundle's deadline passed"});
       return;
     }
@@ -149,7 +149,7 @@ class Builder {
  private:
   const BundleWriterOptions& o_;
   std::string tmp_;
-  Clock::time_point deadline_;
+  SteadyClock::time_point deadline_;
   std::string large_why_;
   BundleResult result_;
 };
@@ -169,8 +169,8 @@ std::string BundleName(std::chrono::system_clock::time_point t, int pid, const s
 }
 
 Result<BundleResult> WriteBundle(const BundleWriterOptions& o, const BundleTrigger& trigger,
-                                 const BundleInputs& inputs, Clock::time_point deadline) {
-  const auto started = Clock::now();
+                                 const BundleInputs& inputs, SteadyClock::time_point deadline) {
+  const auto started = SteadyClock::now();
   const auto wall = std::chrono::system_clock::now();
   std::error_code ec;
   std::filesystem::create_directories(o.dir, ec);
@@ -359,7 +359,7 @@ Result<BundleResult> WriteBundle(const BundleWriterOptions& o, const BundleTrigg
   json skipped = json::array();
   for (const auto& s : result.skipped) skipped.push_back({{"part", s.part}, {"why", s.why}});
   m["skipped"] = std::move(skipped);
-  m["duration_seconds"] = std::chrono::duration<double>(Clock::now() - started).count();
+  m["duration_seconds"] = std::chrono::duration<double>(SteadyClock::now() - started).count();
   {
     BundleFile manifest(tmp + "/manifest.json", o.max_file_bytes);
     manifest.Write(m.dump(2, ' ', false, json::error_handler_t::replace) + "\n");
@@ -375,7 +375,7 @@ Result<BundleResult> WriteBundle(const BundleWriterOptions& o, const BundleTrigg
     std::filesystem::remove_all(tmp, ec);
     return Error{"cannot rename " + tmp + " to " + final_path + ": " + why};
   }
-  result.duration = Clock::now() - started;
+  result.duration = SteadyClock::now() - started;
   return result;
 }
 

@@ -133,16 +133,16 @@ void HeapProfiler::ReadTick(Snapshot* snapshot) {
   snapshot->set(Signal::kHeapSamplerHookSecondsTotal, static_cast<double>(s.hook_nanoseconds) * 1e-9);
 
   double peak = 0;
-  std::chrono::steady_clock::time_point last;
+  std::optional<std::chrono::steady_clock::time_point> last;
   {
     std::lock_guard lock(mu_);
     status_.stats = s;
     peak = status_.peak_inuse_bytes;
     last = last_peak_capture_;
   }
-  const auto now = std::chrono::steady_clock::now();
+  const auto now = env_.clock->SteadyNow();
   const bool new_peak = s.inuse_bytes_estimate > peak * (1.0 + options_.peak_growth) && s.live_samples > 0;
-  if (new_peak && (last.time_since_epoch().count() == 0 || now - last >= options_.peak_min_interval)) {
+  if (new_peak && (!last || now - *last >= options_.peak_min_interval)) {
     auto capture = std::make_shared<SampledHeapCapture>(CaptureSampledHeap(*hooks->core, env_.capture));
     const double bytes = capture->heap.stats.inuse_bytes_estimate;
     std::lock_guard lock(mu_);

@@ -22,6 +22,7 @@
 #include <optional>
 #include <string>
 
+#include "agent/common/clock.h"
 #include "agent/heap_sampler/heap_sampler_hooks.h"
 #include "agent/heap_sampler/sampled_profile.h"
 #include "agent/sampler/source_reader.h"
@@ -51,6 +52,7 @@ class HeapProfiler {
     std::function<const void*()> process_malloc;          // the address malloc resolves to; default dlsym
     std::function<std::string(const void*)> object_name;  // the file of an address; default dladdr
     SampledHeapCaptureOptions capture;
+    const Clock* clock = &SystemClock::Instance();  // peak_min_interval is measured on its steady time
   };
 
   explicit HeapProfiler(HeapProfilerOptions options) : HeapProfiler(std::move(options), Environment{}) {}
@@ -78,7 +80,7 @@ class HeapProfiler {
   mutable std::mutex mu_;
   HeapProfilerStatus status_;
   std::shared_ptr<const SampledHeapCapture> peak_;
-  std::chrono::steady_clock::time_point last_peak_capture_{};
+  std::optional<std::chrono::steady_clock::time_point> last_peak_capture_;
 };
 
 // The SourceReader of Source::kHeapSampler, for the tick collector.

@@ -166,6 +166,65 @@ TEST_F(HeapProfilerTest, RunningTicksPublishTheSignalsAndKeepThePeak) {
   EXPECT_FALSE(g_core.running());
 }
 
+// A growing heap is captured at most once per peak_min_interval: the growth in between shows in the peak
+// signal at once, and its profile comes with the first tick after the interval.
+TEST_F(HeapProfilerTest, ANewPeakIsCapturedAtMostOncePerMinimumInterval) {
+  ManualClock clock;
+  HeapProfilerOptions o;
+  o.sampling_interval_bytes = 1;
+  o.peak_growth = 0.10;
+  o.peak_min_interval = std::chrono::seconds(10);
+  HeapProfiler::Environment env = FakeEnvironment();
+  env.clock = &clock;
+  HeapProfiler p(o, env);
+  p.Start();
+  ASSERT_EQ(p.status().state, HeapProfilerState::kRunning);
+  const uint64_t leaky[] = {ReturnAddressIn(&LeakySite)};
+  uint64_t next = 200;
+  const auto allocate = [&](int n) {
+    for (int i = 0; i < n; ++i) g_core.RecordAllocation(At(next++), 1000, leaky, 1);
+  };
+
+  allocate(10);
+  Snapshot s1;
+  p.ReadTick(&s1);
+  const auto first = p.peak();
+  ASSERT_NE(first, nullptr);
+  EXPECT_EQ(first->heap.stats.inuse_bytes_estimate, 10000.0);
+
+  // +50% after 9 s: no capture yet, but the signal follows the heap.
+  clock.Advance(std::chrono::seconds(9));
+  allocate(5);
+  Snapshot s2;
+  p.ReadTick(&s2);
+  EXPECT_EQ(p.peak(), first);
+  EXPECT_EQ(p.status().peak_inuse_bytes, 10000.0);
+  EXPECT_EQ(s2.get(Signal::kHeapSampledPeakInuseBytes), 15000.0);
+
+  // 10 s after the capture: the new peak is captured.
+  clock.Advance(std::chrono::seconds(1));
+  Snapshot s3;
+  p.ReadTick(&s3);
+  ASSERT_NE(p.peak(), first);
+  EXPECT_EQ(p.peak()->heap.stats.inuse_bytes_estimate, 15000.0);
+  EXPECT_EQ(p.status().peak_inuse_bytes, 15000.0);
+
+  // The interval restarts from that capture.
+  const auto second = p.peak();
+  clock.Advance(std::chrono::seconds(5));
+  allocate(5);
+  Snapshot s4;
+  p.ReadTick(&s4);
+  EXPECT_EQ(p.peak(), second);
+  clock.Advance(std::chrono::seconds(5));
+  Snapshot s5;
+  p.ReadTick(&s5);
+  EXPECT_EQ(p.peak()->heap.stats.inuse_bytes_estimate, 20000.0);
+
+  for (uint64_t a = 200; a < next; ++a) g_core.RecordFree(At(a));
+  p.Stop();
+}
+
 TEST_F(HeapProfilerTest, TheProfileHasTheFourSampleTypesUnbiasedValuesAndNamedFunctions) {
   HeapProfilerOptions o;
   o.sampling_interval_bytes = 4096;
