@@ -1,13 +1,16 @@
 // The glibc mallinfo2 guard on a really fragmented heap of the test process: 2 million 48-byte blocks with
 // every other one freed leave ~1 million free chunks that mallinfo2 walks one by one (~30 ms on our machines,
-// against a 1 ms budget here). The guard must back off, and Read() on the test thread must keep answering at
-// once while the worker is inside mallinfo2.
+// against a 1 ms budget here). The guard must back off, and Read() on the test thread keeps answering while
+// the worker is inside mallinfo2. That Read() never waits for a call in progress is asserted without a clock
+// in tests/unit/allocator (a fake mallinfo2 held at a gate); here the slowest Read() is only recorded: on a
+// loaded machine a preempted thread takes as long as the scheduler decides.
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <iostream>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -81,10 +84,8 @@ TEST(GlibcGuardOnAFragmentedHeap, BacksOffWhileReadStaysPrompt) {
   EXPECT_GE(s.backoffs_total, 1u) << "mallinfo2 took " << call_ms << " ms, budget 1 ms";
   EXPECT_GT(s.period, milliseconds(1));
   EXPECT_LE(s.period, milliseconds(16));
-  // A Read() is a mutex and a copy; the worker holds that mutex only to publish a result, never during
-  // mallinfo2.
-  EXPECT_LT(read_ms, 10.0) << "slowest of " << reads << " Read() calls; mallinfo2 took " << call_ms << " ms";
-  EXPECT_GT(call_ms, read_ms);
+  std::cout << "[ guard ] mallinfo2 " << call_ms << " ms; slowest of " << reads << " Read() calls " << read_ms
+            << " ms\n";
 
   const auto stats = provider->Read();
   ASSERT_TRUE(stats.ok());
