@@ -52,6 +52,9 @@ void HeapSamplerCore::RecordAllocation(const void* p, uint64_t bytes, const uint
   const LiveSample sample{reinterpret_cast<uint64_t>(p), bytes, id, static_cast<float>(weight)};
   LiveSample old;
   bool replaced = false;
+  // Before the insert: the rebuild of a grown filter must not count this address twice.
+  filter_.Reserve(live_.size() + 1,
+                  [this](auto add) { live_.ForEach([&](const LiveSample& s) { add(s.address); }); });
   if (!live_.Insert(sample, &old, &replaced)) {
     ++dropped_live_;
     return;
@@ -86,6 +89,8 @@ void HeapSamplerCore::PinInFilter(const void* p) {
 }
 
 void HeapSamplerCore::RecordFree(const void* p) {
+  // Most addresses the first bitmap flagged in vain stop here, without the lock.
+  if (!filter_.MightContainOnSecondLook(p)) return;
   Guard lock(&mutex_);
   LiveSample s;
   if (!live_.Remove(reinterpret_cast<uint64_t>(p), &s)) {
@@ -125,10 +130,11 @@ HeapSamplerStats HeapSamplerCore::StatsLocked() const {
   s.alloc_bytes_estimate = alloc_bytes_;
   s.alloc_objects_estimate = alloc_objects_;
   s.stacks = stacks_.size();
-  s.memory_bytes = stacks_.memory_bytes() + live_.memory_bytes() + sizeof(SampledAddressFilter);
+  s.memory_bytes = stacks_.memory_bytes() + live_.memory_bytes() + filter_.memory_bytes();
   s.dropped_live_table_full = dropped_live_;
   s.dropped_stack_table_full = dropped_stacks_;
   s.untracked_frees = untracked_frees_;
+  s.filter_slots = filter_.slots();
   s.replaced_samples = replaced_;
   s.hook_nanoseconds = hook_ns_.load(std::memory_order_relaxed);
   return s;

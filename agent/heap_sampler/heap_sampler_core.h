@@ -5,7 +5,8 @@
 // class records the sample, forgets it when freed, and hands out the profile.
 //
 //   allocation sampled  -> RecordAllocation(p, bytes, frames)   (locked; rare: once per interval of bytes)
-//   free(p)             -> MightBeSampled(p) (lock-free, one load)  -> RecordFree(p) only when it says yes
+//   free(p)             -> MightBeSampled(p) (lock-free, two loads) -> RecordFree(p) only when it says yes
+//                          (which looks again, lock-free, with a second hash before it takes the lock)
 //   profile             -> Collect()                            (locked while copying)
 //
 // Figures are estimates of the whole heap: each sample counts as SampleWeight(bytes) objects and that many
@@ -54,7 +55,8 @@ struct HeapSamplerStats {
   uint64_t memory_bytes = 0;              // the tables' pages (filter included)
   uint64_t dropped_live_table_full = 0;   // samples not tracked as live: the live table was full
   uint64_t dropped_stack_table_full = 0;  // samples counted in the overflow bucket: the stack table was full
-  uint64_t untracked_frees = 0;           // frees that found the filter set but no sample (false positives)
+  uint64_t untracked_frees = 0;           // frees both filter bitmaps flagged, with no sample (took the lock)
+  uint64_t filter_slots = 0;              // the address filter's size (it grows with the live samples)
   uint64_t replaced_samples = 0;          // a sampled address sampled again without its free being seen
   uint64_t hook_nanoseconds = 0;          // time spent recording samples (stack capture included)
 };

@@ -45,6 +45,7 @@ json HeapProfilerJson(const internal::HeapProfilerStatus& h) {
     j["dropped_stack_table_full"] = s.dropped_stack_table_full;
     j["replaced_samples"] = s.replaced_samples;
     j["untracked_frees"] = s.untracked_frees;
+    j["filter_slots"] = s.filter_slots;
     j["hook_seconds"] = static_cast<double>(s.hook_nanoseconds) * 1e-9;
   }
   if (h.peak_time.time_since_epoch().count() != 0) {
