@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # bench/heap_sampler_bench.sh: what a sampling heap profiler costs a program that allocates, leakwatch's heap
 # sampler side by side with jemalloc's and gperftools' sampling profilers and heaptrack (which records every
-# allocation). Runs leakwatch_malloc_bench (bench/malloc_bench.cc: workloads small, mixed, request) at 1 and 2
-# threads under each variant below, alternating the variants within each round (the order rotates by one
-# each round) for ROUNDS rounds, and prints a Markdown table of the median ns/op with the ratio to the
-# variant's baseline. Then peak RSS (VmHWM) per variant for one run with a large live heap (LIVE_MIB), so
-# that a profiler's memory overhead can be set against the live heap it profiles.
+# allocation). Runs leakwatch_malloc_bench (bench/malloc_bench.cc: workloads small, mixed, request, and
+# small-resident: small beside a resident heap of RESIDENT_MIB that the profilers hold many live samples of)
+# at 1 and 2 threads (small-resident at 1) under each variant below, alternating the variants within each
+# round (the order rotates by one each round) for ROUNDS rounds, and prints a Markdown table of the median
+# ns/op with the ratio to the variant's baseline (the median of the ratios within each round, which a slow
+# stretch of a shared machine disturbs far less than a ratio of medians). Then peak RSS (VmHWM) per variant
+# for one run with a large live heap (LIVE_MIB), so that a profiler's memory overhead can be set against the
+# live heap it profiles.
 #
 #   variant          LD_PRELOAD / command                  environment                               baseline
 #   glibc            -                                     -                                         -
@@ -23,11 +26,12 @@
 #   tc-sample-2MiB   libtcmalloc.so.4                      TCMALLOC_SAMPLE_PARAMETER=2097152         tcmalloc
 #   heaptrack        heaptrack -o <scratch file> <bench>   -                                         glibc
 # `hooks` is the allocation hooks alone, with nothing that starts the sampler: the price of interposing
-# malloc and free, which every leakwatch variant pays. Every leakwatch variant also sets LEAKWATCH_LISTEN=off LEAKWATCH_LOG_LEVEL=warn (the agent runs, serves no
-# HTTP). gperftools' sampling is set explicitly, 0 included (its default is 0 in 2.10, i.e. off). heaptrack
-# runs 1/HEAPTRACK_OPS_DIV of the operations (it is an order of magnitude slower; ns/op stays comparable), in
-# the first HEAPTRACK_ROUNDS rounds only (it also takes seconds to start), and writes its recording to a
-# scratch file, removed after each run (its size is reported). A variant whose library or tool is missing is
+# malloc and free, which every leakwatch variant pays. Every leakwatch variant also sets LEAKWATCH_LISTEN=off
+# LEAKWATCH_LOG_LEVEL=warn (the agent runs, serves no HTTP). gperftools' sampling is set explicitly, 0
+# included (its default is 0 in 2.10, i.e. off). heaptrack runs 1/HEAPTRACK_OPS_DIV of the operations (it is
+# an order of magnitude slower; ns/op stays comparable), in the first HEAPTRACK_ROUNDS rounds only (it also
+# takes seconds to start), and writes its recording to a scratch file, removed after each run (its size is
+# reported). A variant whose library or tool is missing is
 # listed as "skipped: <what is missing>"; a variant whose runs fail as "failed: <last line of stderr>".
 # A second table gives the process's CPU time per operation (every thread of the process: the agent's too,
 # not heaptrack's interpreter, a separate process): it depends less on other load than wall time does.
@@ -42,7 +46,8 @@
 #
 # Environment (defaults in brackets, QUICK=1 ones after the slash):
 #   ROUNDS [5/3]  OPS_SMALL [10000000/1000000]  OPS_MIXED [1000000/100000]  OPS_REQUEST [10000/1000]
-#   (operations per thread, a tenth more as untimed warm-up)  WORKLOADS [small mixed request]  THREADS [1 2]
+#   (operations per thread, a tenth more as untimed warm-up; small-resident runs OPS_SMALL)
+#   WORKLOADS [small mixed request small-resident]  THREADS [1 2]  RESIDENT_MIB [2048/256]
 #   VARIANTS [all of the above]  HEAPTRACK_OPS_DIV [10]  HEAPTRACK_ROUNDS [2/1]  LIVE_MIB [256/64] (0: no
 #   memory table)  LIVE_WORKLOAD [small]  LIVE_OPS [2000000/300000]  LIVE_ROUNDS [2/1]
 #   PIN_CPUS [none]: a taskset CPU list for the runs whose thread count it can hold (the whole process tree:
@@ -64,7 +69,8 @@ ROUNDS=${ROUNDS:-$(pick 5 3)}
 OPS_SMALL=${OPS_SMALL:-$(pick 10000000 1000000)}
 OPS_MIXED=${OPS_MIXED:-$(pick 1000000 100000)}
 OPS_REQUEST=${OPS_REQUEST:-$(pick 10000 1000)}
-WORKLOADS=${WORKLOADS:-small mixed request}
+WORKLOADS=${WORKLOADS:-small mixed request small-resident}
+RESIDENT_MIB=${RESIDENT_MIB:-$(pick 2048 256)}
 THREADS=${THREADS:-1 2}
 HEAPTRACK_OPS_DIV=${HEAPTRACK_OPS_DIV:-10}
 HEAPTRACK_ROUNDS=${HEAPTRACK_ROUNDS:-$(pick 2 1)}
@@ -242,7 +248,7 @@ run_one() {
   echo "${values[*]}" >>"$RESULTS"
 }
 
-declare -A OPS=([small]=$OPS_SMALL [mixed]=$OPS_MIXED [request]=$OPS_REQUEST)
+declare -A OPS=([small]=$OPS_SMALL [mixed]=$OPS_MIXED [request]=$OPS_REQUEST [small-resident]=$OPS_SMALL)
 median() {
   sort -n | awk '{a[NR]=$1} END {
     if (NR==0) {print "nan"} else if (NR%2) {print a[(NR+1)/2]} else {print (a[NR/2]+a[NR/2+1])/2} }'
@@ -273,8 +279,14 @@ fi
 
 configs=()
 for w in $WORKLOADS; do
-  if [[ -z ${OPS[$w]:-} ]]; then echo "unknown workload '$w' (small, mixed, request)" >&2; exit 2; fi
-  for t in $THREADS; do configs+=("$w/$t"); done
+  if [[ -z ${OPS[$w]:-} ]]; then
+    echo "unknown workload '$w' (small, mixed, request, small-resident)" >&2
+    exit 2
+  fi
+  for t in $THREADS; do
+    if [[ $w == small-resident ]] && ((t > 1)); then continue; fi
+    configs+=("$w/$t")
+  done
 done
 n=${#RUNNABLE[@]}
 for ((round = 1; round <= ROUNDS; round++)); do
@@ -284,7 +296,12 @@ for ((round = 1; round <= ROUNDS; round++)); do
     for ((k = 0; k < n; k++)); do
       v=${RUNNABLE[(k + round - 1) % n]}
       if [[ $v == heaptrack ]] && ((round > HEAPTRACK_ROUNDS)); then continue; fi
-      run_one time "$c" "$v" "$round" "$t" "$w" --threads "$t" --ops "${OPS[$w]}"
+      if [[ $w == small-resident ]]; then
+        run_one time "$c" "$v" "$round" "$t" small --threads "$t" --ops "${OPS[$w]}" \
+          --resident-mib "$RESIDENT_MIB"
+      else
+        run_one time "$c" "$v" "$round" "$t" "$w" --threads "$t" --ops "${OPS[$w]}"
+      fi
     done
   done
 done
@@ -331,6 +348,15 @@ def med(section, config, variant, key):
     return statistics.median(vals) if vals else None
 
 
+def paired_ratio(section, config, variant, base, key):
+    # The median over rounds of variant / baseline within the round: the two ran moments apart, so a slow
+    # stretch of the machine (a neighbour's load, a CPU's clock) weighs on both.
+    mine = {r["round"]: float(r[key]) for r in runs(section, config, variant) if r["status"] == "ok" and r[key]}
+    theirs = {r["round"]: float(r[key]) for r in runs(section, config, base) if r["status"] == "ok" and r[key]}
+    ratios = [mine[k] / theirs[k] for k in mine if k in theirs and theirs[k] > 0]
+    return statistics.median(ratios) if ratios else None
+
+
 def failure(section, config, variant):
     rs = runs(section, config, variant)
     if rs and all(r["status"] != "ok" for r in rs):
@@ -375,8 +401,8 @@ def time_table(key, title, with_notes):
             m = statistics.median(vals)
             if len(vals) > 1:
                 spreads.append(((max(vals) - min(vals)) / m, name, c))
-            b = med("time", c, base, key) if base != "-" else None
-            cells.append(f"{fmt_ns(m)} ({m / b:.2f})" if b else fmt_ns(m))
+            ratio = paired_ratio("time", c, name, base, key) if base != "-" else None
+            cells.append(f"{fmt_ns(m)} ({ratio:.2f})" if ratio else fmt_ns(m))
         bad = [r for c in configs for r in runs("time", c, name) if r["status"] != "ok"]
         if bad and not failures:
             failures.append(f"{len(bad)} runs failed: {bad[-1]['reason']}")
@@ -390,8 +416,8 @@ def time_table(key, title, with_notes):
               f"worst {worst[0]:.0%} ({worst[1]}, {worst[2]}).")
 
 
-time_table("ns_per_op", "Median wall ns per operation and thread (ratio to the baseline's median); "
-           "workload/threads:", True)
+time_table("ns_per_op", "Median wall ns per operation and thread (the median over rounds of the ratio to the "
+           "baseline's run in the same round); workload/threads:", True)
 time_table("cpu_per_op", "Median process CPU ns per operation (user+system of every thread of the "
            "process, over the operations of all threads; heaptrack's interpreter is another process):", False)
 

@@ -4,7 +4,7 @@
 // variant runs exactly the same code. Driven by bench/heap_sampler_bench.sh.
 //
 //   leakwatch_malloc_bench <small|mixed|request> [--threads N] [--ops N] [--warmup N] [--live-mib N]
-//                          [--compute N]
+//                          [--resident-mib N] [--compute N]
 //
 // Workloads (each thread runs --ops operations, default 20M / 1.5M / 15k; the sequence of sizes and choices
 // is the same in every run):
@@ -25,6 +25,10 @@
 // tenth of --ops), so that the timed phase sees warm caches and a profiler that has seen every call site.
 // --live-mib N sizes the live working set (small, mixed: the slot rings, filled until they hold N MiB in
 // all; request: the cache), split evenly between threads; without it each thread has 4096 slots.
+// --resident-mib N allocates N MiB of blocks (16 B .. 64 KiB, as mixed) before the threads start, written
+// once and left alone until the end: a large long-lived heap beside a hot working set, as in a service with
+// a big cache. A sampling profiler then holds many live samples while the workload runs. (The fill starts
+// after 300 ms, so that a profiler started by a preloaded agent on its own thread samples it.)
 //
 // Output: one line on stdout, key=value pairs after the word "malloc_bench":
 //   ops           operations of all threads (--ops per thread)
@@ -33,6 +37,7 @@
 //   ns_per_op     wall_ns / ops per thread (the time one operation takes in each thread)
 //   cpu_ns        process CPU time (user+system, every thread: the agent's or profiler's too) in that phase
 //   live_bytes    bytes requested by the blocks live at the end of the timed phase (slot rings, cache)
+//   resident_bytes  bytes requested by the --resident-mib blocks (and the arrays that hold them)
 //   rss_kib       VmRSS at the end of the timed phase, before anything is freed
 //   peak_rss_kib  VmHWM at that point
 //   checksum      derived from the work, so that none of it can be optimised away
@@ -70,6 +75,7 @@ struct Options {
   uint64_t ops = 0;              // 0: the workload's default
   uint64_t warmup = UINT64_MAX;  // UINT64_MAX: ops / 10
   uint64_t live_mib = 0;
+  uint64_t resident_mib = 0;
   unsigned compute = 24;
 };
 
@@ -424,7 +430,7 @@ uint64_t ProcessCpuNs() {
   std::fprintf(stderr,
                "malloc_bench: %s\n"
                "usage: leakwatch_malloc_bench <small|mixed|request> [--threads N] [--ops N] [--live-mib N] "
-               "[--warmup N] [--compute N]\n",
+               "[--resident-mib N] [--warmup N] [--compute N]\n",
                message);
   std::exit(2);
 }
@@ -466,6 +472,8 @@ Options ParseOptions(int argc, char** argv) {
       o.ops = v;
     } else if (flag == "--live-mib") {
       o.live_mib = v;
+    } else if (flag == "--resident-mib") {
+      o.resident_mib = v;
     } else if (flag == "--warmup") {
       o.warmup = v;
     } else if (flag == "--compute") {
@@ -500,6 +508,14 @@ void Worker(W workload, const Options& o, unsigned index, std::barrier<>& sync, 
 
 int main(int argc, char** argv) {
   const Options o = ParseOptions(argc, argv);
+  SlotRing resident;
+  Rng resident_rng(0x2e51de47ULL);
+  if (o.resident_mib > 0) {
+    // A profiler that a preloaded agent starts on its own thread is sampling by then, even when this
+    // process is pinned to one CPU.
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    resident.Fill(resident_rng, o.resident_mib * kMiB, MixedSize);
+  }
   std::barrier<> sync(static_cast<std::ptrdiff_t>(o.threads) + 1);
   std::vector<ThreadResult> results(o.threads);
   std::vector<std::thread> threads;
@@ -544,10 +560,12 @@ int main(int argc, char** argv) {
       static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count());
   std::printf(
       "malloc_bench workload=%s threads=%u ops=%llu wall_ns=%llu ns_per_op=%.2f cpu_ns=%llu live_bytes=%zu "
-      "rss_kib=%llu peak_rss_kib=%llu checksum=%016llx\n",
+      "resident_bytes=%zu rss_kib=%llu peak_rss_kib=%llu checksum=%016llx\n",
       o.workload_name, o.threads, static_cast<unsigned long long>(o.ops * o.threads),
       static_cast<unsigned long long>(wall_ns), static_cast<double>(wall_ns) / static_cast<double>(o.ops),
-      static_cast<unsigned long long>(cpu1 - cpu0), live, static_cast<unsigned long long>(rss_kib),
-      static_cast<unsigned long long>(peak_kib), static_cast<unsigned long long>(checksum));
+      static_cast<unsigned long long>(cpu1 - cpu0), live, resident.live_bytes(),
+      static_cast<unsigned long long>(rss_kib), static_cast<unsigned long long>(peak_kib),
+      static_cast<unsigned long long>(checksum));
+  resident.Clear();
   return 0;
 }
