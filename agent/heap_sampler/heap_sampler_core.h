@@ -5,7 +5,7 @@
 // class records the sample, forgets it when freed, and hands out the profile.
 //
 //   allocation sampled  -> RecordAllocation(p, bytes, frames)   (locked; rare: once per interval of bytes)
-//   free(p)             -> MightBeSampled(p) (lock-free, two loads) -> RecordFree(p) only when it says yes
+//   free(p)             -> MightBeSampled(p) (lock-free, 3 loads)   -> RecordFree(p) only when it says yes
 //                          (which looks again, lock-free, with a second hash before it takes the lock)
 //   profile             -> Collect()                            (locked while copying)
 //

@@ -7,6 +7,7 @@
 #include "agent/heap_sampler/sampler_memory.h"
 
 namespace leakwatch::internal {
+
 struct SampledAddressFilter::Slot {
   uint64_t* word;
   uint64_t bit;

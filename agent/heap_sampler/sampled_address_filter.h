@@ -1,9 +1,9 @@
 #pragma once
 // SampledAddressFilter: answers "might this pointer be a sampled allocation?" for free() and realloc()
-// without a lock, in two loads. A counting filter indexed by a hash of the address: a sampled allocation
-// increments its slot's counter, its release decrements it. free() reads only a bitmap of the slots whose
-// counter is non-zero; the counters (4 bits a slot) are touched with the sampler's lock held, by samples
-// and their releases.
+// without a lock, in three loads (the current table's address, its size, one word of its bitmap). A counting
+// filter indexed by a hash of the address: a sampled allocation increments its slot's counter, its release
+// decrements it. free() reads only a bitmap of the slots whose counter is non-zero; the counters (4 bits a
+// slot) are touched with the sampler's lock held, by samples and their releases.
 //
 // Never a false negative: the bit is set before malloc returns the pointer, so any thread that later frees
 // it (having received it through some synchronisation) sees it. False positives (an unsampled address
@@ -14,11 +14,12 @@
 // kMaxSlots. And a flagged address is looked up again, still without the lock, in a second bitmap indexed
 // by another hash: only about the square of that fraction (0.03%) reaches the lock.
 //
-// A replaced table stays mapped and is never written again: a free() that loaded it just before the
-// replacement may still read it, and finds every address that was sampled before (addresses sampled after
-// it are only in the new table, which their free() loads: it follows their malloc). A counter that reaches
-// 15 stays there (conservative, never wrong: at 1/64 of the slots in use, 15 samples in one slot do not
-// happen by chance).
+// A growth rebuilds the new table from the live samples, under the sampler's lock: O(live samples), at most
+// 5 times in a process's life. A replaced table stays mapped and is never written again: a free() that loaded
+// it just before the replacement may still read it, and finds every address that was sampled before
+// (addresses sampled after it are only in the new table, which their free() loads: it follows their malloc).
+// A counter that reaches 15 stays there (conservative, never wrong: at 1/64 of the slots in use, 15 samples
+// in one slot do not happen by chance).
 //
 // Thread-safety: MightContain and MightContainOnSecondLook from any thread, lock-free; everything else only
 // under the sampler's lock. Memory: 80 KiB built in (constant-initialised, usable before any constructor
