@@ -19,20 +19,21 @@
 #   jemalloc         libjemalloc.so.2                      -                                         -
 #   je-prof-512KiB   libjemalloc.so.2                      MALLOC_CONF=prof:true,lg_prof_sample:19   jemalloc
 #   je-prof-2MiB     libjemalloc.so.2                      MALLOC_CONF=prof:true,lg_prof_sample:21   jemalloc
+#   hooks+je         libleakwatch_heap.so:libjemalloc      -                                         jemalloc
 #   lw+je-512KiB     libleakwatch_preload.so:libjemalloc   LEAKWATCH_HEAP_SAMPLER=512KiB             jemalloc
 #   lw+je-2MiB       libleakwatch_preload.so:libjemalloc   LEAKWATCH_HEAP_SAMPLER=2MiB               jemalloc
 #   tcmalloc         libtcmalloc.so.4 (gperftools)         TCMALLOC_SAMPLE_PARAMETER=0               -
 #   tc-sample-512KiB libtcmalloc.so.4                      TCMALLOC_SAMPLE_PARAMETER=524288          tcmalloc
 #   tc-sample-2MiB   libtcmalloc.so.4                      TCMALLOC_SAMPLE_PARAMETER=2097152         tcmalloc
 #   heaptrack        heaptrack -o <scratch file> <bench>   -                                         glibc
-# `hooks` is the allocation hooks alone, with nothing that starts the sampler: the price of interposing
-# malloc and free, which every leakwatch variant pays. Every leakwatch variant also sets LEAKWATCH_LISTEN=off
-# LEAKWATCH_LOG_LEVEL=warn (the agent runs, serves no HTTP). gperftools' sampling is set explicitly, 0
-# included (its default is 0 in 2.10, i.e. off). heaptrack runs 1/HEAPTRACK_OPS_DIV of the operations (it is
-# an order of magnitude slower; ns/op stays comparable), in the first HEAPTRACK_ROUNDS rounds only (it also
-# takes seconds to start), and writes its recording to a scratch file, removed after each run (its size is
-# reported). A variant whose library or tool is missing is
-# listed as "skipped: <what is missing>"; a variant whose runs fail as "failed: <last line of stderr>".
+# `hooks` (and `hooks+je` on jemalloc) is the allocation hooks alone, with nothing that starts the sampler: the
+# price of interposing malloc and free, which every leakwatch variant pays. Every leakwatch variant also sets
+# LEAKWATCH_LISTEN=off LEAKWATCH_LOG_LEVEL=warn (the agent runs, serves no HTTP). gperftools' sampling is set
+# explicitly, 0 included (its default is 0 in 2.10, i.e. off). heaptrack runs 1/HEAPTRACK_OPS_DIV of the
+# operations (it is an order of magnitude slower; ns/op stays comparable), in the first HEAPTRACK_ROUNDS rounds
+# only (it also takes seconds to start), and writes its recording to a scratch file, removed after each run
+# (its size is reported). A variant whose library or tool is missing is listed as "skipped: <what is
+# missing>"; a variant whose runs fail as "failed: <last line of stderr>".
 # A second table gives the process's CPU time per operation (every thread of the process: the agent's too,
 # not heaptrack's interpreter, a separate process): it depends less on other load than wall time does.
 #
@@ -80,7 +81,8 @@ LIVE_OPS=${LIVE_OPS:-$(pick 2000000 300000)}
 LIVE_ROUNDS=${LIVE_ROUNDS:-$(pick 2 1)}
 PIN_CPUS=${PIN_CPUS:-}
 RUN_TIMEOUT=${RUN_TIMEOUT:-600}
-ALL_VARIANTS="glibc hooks lw-off lw-512KiB lw-2MiB jemalloc je-prof-512KiB je-prof-2MiB lw+je-512KiB lw+je-2MiB"
+ALL_VARIANTS="glibc hooks lw-off lw-512KiB lw-2MiB jemalloc je-prof-512KiB je-prof-2MiB hooks+je lw+je-512KiB"
+ALL_VARIANTS+=" lw+je-2MiB"
 ALL_VARIANTS+=" tcmalloc tc-sample-512KiB tc-sample-2MiB heaptrack"
 VARIANTS=${VARIANTS:-$ALL_VARIANTS}
 OUT_DIR=${OUT_DIR:-$(mktemp -d /tmp/leakwatch-heap-sampler-bench.XXXXXX)}
@@ -150,6 +152,7 @@ for v in $VARIANTS; do
     lw-off | lw-512KiB | lw-2MiB) BASELINE[$v]=glibc SKIP[$v]=$preload_missing ;;
     jemalloc) BASELINE[$v]=- SKIP[$v]=$jemalloc_missing ;;
     je-prof-512KiB | je-prof-2MiB) BASELINE[$v]=jemalloc SKIP[$v]=$jemalloc_prof_missing ;;
+    hooks+je) BASELINE[$v]=jemalloc SKIP[$v]=${hooks_missing:-$jemalloc_missing} ;;
     lw+je-512KiB | lw+je-2MiB) BASELINE[$v]=jemalloc SKIP[$v]=${preload_missing:-$jemalloc_missing} ;;
     tcmalloc) BASELINE[$v]=- SKIP[$v]=$tcmalloc_missing ;;
     tc-sample-512KiB | tc-sample-2MiB) BASELINE[$v]=tcmalloc SKIP[$v]=$tcmalloc_missing ;;
@@ -172,6 +175,7 @@ variant_command() {
     jemalloc) CMD=(env LD_PRELOAD="$JEMALLOC") ;;
     je-prof-512KiB) CMD=(env LD_PRELOAD="$JEMALLOC" "MALLOC_CONF=prof:true,lg_prof_sample:19") ;;
     je-prof-2MiB) CMD=(env LD_PRELOAD="$JEMALLOC" "MALLOC_CONF=prof:true,lg_prof_sample:21") ;;
+    hooks+je) CMD=(env LD_PRELOAD="$HOOKS:$JEMALLOC") ;;
     lw+je-512KiB) CMD=(env LD_PRELOAD="$PRELOAD:$JEMALLOC" "${lw[@]}" LEAKWATCH_HEAP_SAMPLER=512KiB) ;;
     lw+je-2MiB) CMD=(env LD_PRELOAD="$PRELOAD:$JEMALLOC" "${lw[@]}" LEAKWATCH_HEAP_SAMPLER=2MiB) ;;
     tcmalloc) CMD=(env LD_PRELOAD="$TCMALLOC" TCMALLOC_SAMPLE_PARAMETER=0) ;;
