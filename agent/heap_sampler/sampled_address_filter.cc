@@ -88,14 +88,12 @@ SampledAddressFilter::Table* SampledAddressFilter::MapLarger(size_t live) {
   Table* t = new (memory) Table;
   t->word_mask = slots / 64 - 1;
   t->counters = reinterpret_cast<uint8_t*>(Words(t, 0) + 2 * (slots / 64));  // after both bitmaps
-  t->mapped_bytes = RoundUpToPages(bytes);
+  mapped_bytes_ += RoundUpToPages(bytes);
   return t;
 }
 
 void SampledAddressFilter::Publish(Table* t) {
   for (size_t i = 0; i < pin_count_; ++i) SetSaturated(t, pins_[i]);
-  t->replaced = Current();
-  mapped_bytes_ += t->mapped_bytes;
   current_.store(t, std::memory_order_release);
 }
 

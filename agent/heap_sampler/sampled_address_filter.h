@@ -80,8 +80,6 @@ class SampledAddressFilter {
   struct alignas(64) Table {
     uint64_t word_mask = 0;
     uint8_t* counters = nullptr;  // two 4-bit counters a byte; the second bitmap's follow the first's
-    Table* replaced = nullptr;    // the table this one replaced (kept mapped)
-    size_t mapped_bytes = 0;      // 0: the built-in table
   };
   struct BuiltIn {
     Table header;
@@ -116,9 +114,9 @@ class SampledAddressFilter {
   Table* MapLarger(size_t live);
   void Publish(Table* t);
 
-  BuiltIn built_in_ = {{kInitialSlots / 64 - 1, built_in_.counters, nullptr, 0}, {}, {}};
+  BuiltIn built_in_ = {{kInitialSlots / 64 - 1, built_in_.counters}, {}, {}};
   std::atomic<Table*> current_{&built_in_.header};
-  size_t mapped_bytes_ = 0;
+  size_t mapped_bytes_ = 0;  // every table mapped so far (none is ever unmapped)
   size_t retry_at_live_ = 0;
   uint64_t pins_[kMaxPins] = {};
   size_t pin_count_ = 0;
