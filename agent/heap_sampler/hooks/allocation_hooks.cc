@@ -5,8 +5,10 @@
 // order: glibc, jemalloc, tcmalloc or mimalloc alike), sampling on the way (docs/HEAP_PROFILER.md).
 //
 // Fast paths: an allocation subtracts its size from a per-thread countdown (initial-exec TLS, no lock, no
-// call); free() asks the sampled-address filter (one load). Only a countdown that reaches zero takes the
-// slow path: draw the next gap, capture the stack, record the sample under the core's lock.
+// call); free() asks the sampled-address filter (three loads, no lock). Each then ends in a jump to the
+// allocator's own function (operator new and new[] to the allocator's own operators where it has them, as
+// jemalloc, tcmalloc and mimalloc do). Only a countdown that reaches zero takes the slow path: draw the next
+// gap, capture the stack, record the sample under the core's lock.
 //
 // Correctness inside the allocator:
 //   - bootstrap: the real functions are found with dlsym(RTLD_NEXT) on first use; allocations made while
@@ -70,6 +72,10 @@ struct RealAllocator {
   // The allocator's sized operator delete (jemalloc, tcmalloc and mimalloc have one: it skips the size
   // lookup a plain free makes); nullptr: plain free.
   void (*sized_delete)(void*, size_t) noexcept = nullptr;
+  // The allocator's own operator new and new[] (jemalloc, tcmalloc and mimalloc have them: their fast path
+  // is inline, where new through malloc is a call and a frame more); nullptr: new through malloc.
+  void* (*new_single)(size_t) = nullptr;
+  void* (*new_array)(size_t) = nullptr;
 };
 
 constinit RealAllocator g_real;
@@ -82,9 +88,19 @@ constinit HeapSamplerCore g_core;
 // tail call (it needs a frame to terminate from), and that frame was a third of delete's fast path.
 void* ResolvingMalloc(size_t bytes);
 void ResolvingFree(void* p) noexcept;
+void* ResolvingNew(size_t bytes);
+void* ResolvingNewArray(size_t bytes);
+void* ResolvingCalloc(size_t count, size_t size);
+void* ResolvingRealloc(void* p, size_t bytes);
+LW_HOOK_INTERNAL void* NewViaMalloc(size_t bytes);
 constinit std::atomic<void* (*)(size_t)> g_malloc{&ResolvingMalloc};
 constinit std::atomic<void (*)(void*) noexcept> g_free{&ResolvingFree};
 constinit std::atomic<void (*)(void*, size_t) noexcept> g_sized_delete{nullptr};
+constinit std::atomic<void* (*)(size_t, size_t)> g_calloc{&ResolvingCalloc};
+constinit std::atomic<void* (*)(void*, size_t)> g_realloc{&ResolvingRealloc};
+// operator new and new[] after counting: the allocator's own, or NewViaMalloc.
+constinit std::atomic<void* (*)(size_t)> g_new{&ResolvingNew};
+constinit std::atomic<void* (*)(size_t)> g_new_array{&ResolvingNewArray};
 
 // Allocations made while dlsym runs. Each block is preceded by its size.
 constexpr size_t kBootstrapBytes = 256 * 1024;
@@ -154,6 +170,8 @@ bool ResolveRealAllocator() {
   r.pvalloc = Next<decltype(r.pvalloc)>("pvalloc");
   r.malloc_usable_size = Next<decltype(r.malloc_usable_size)>("malloc_usable_size");
   r.sized_delete = Next<decltype(r.sized_delete)>("_ZdlPvm");
+  r.new_single = Next<decltype(r.new_single)>("_Znwm");
+  r.new_array = Next<decltype(r.new_array)>("_Znam");
   // An allocator without one of the optional functions (jemalloc has no pvalloc) would have RTLD_NEXT find
   // glibc's, whose blocks the allocator's free cannot take: only functions of malloc's own object are used,
   // the others fall back on its aligned allocation.
@@ -170,9 +188,14 @@ bool ResolveRealAllocator() {
     if (!same_object(r.valloc)) r.valloc = nullptr;
     if (!same_object(r.pvalloc)) r.pvalloc = nullptr;
     if (!same_object(r.malloc_usable_size)) r.malloc_usable_size = nullptr;
-    if (!same_object(r.sized_delete)) r.sized_delete = nullptr;  // libstdc++'s: it calls free, ours
+    // libstdc++'s operators call malloc and free, ours: the allocator's own only.
+    if (!same_object(r.sized_delete)) r.sized_delete = nullptr;
+    if (!same_object(r.new_single)) r.new_single = nullptr;
+    if (!same_object(r.new_array)) r.new_array = nullptr;
   } else {
     r.sized_delete = nullptr;
+    r.new_single = nullptr;
+    r.new_array = nullptr;
   }
   if (r.malloc == nullptr || r.free == nullptr || r.calloc == nullptr || r.realloc == nullptr) {
     // Nothing after us (the hooks are in a static program): glibc's own.
@@ -187,6 +210,10 @@ bool ResolveRealAllocator() {
   g_malloc.store(r.malloc, std::memory_order_relaxed);
   g_free.store(r.free, std::memory_order_relaxed);
   g_sized_delete.store(r.sized_delete, std::memory_order_relaxed);
+  g_calloc.store(r.calloc, std::memory_order_relaxed);
+  g_realloc.store(r.realloc, std::memory_order_relaxed);
+  g_new.store(r.new_single != nullptr ? r.new_single : &NewViaMalloc, std::memory_order_relaxed);
+  g_new_array.store(r.new_array != nullptr ? r.new_array : &NewViaMalloc, std::memory_order_relaxed);
   g_resolved.store(true, std::memory_order_release);
   t.resolving = 0;
   return true;
@@ -288,10 +315,6 @@ __attribute__((always_inline)) inline void Count(void* p, size_t bytes) {
   if (__builtin_expect(c.remaining <= 0, 0)) SampleSlow(p, bytes);
 }
 
-__attribute__((always_inline)) inline void ForgetIfSampled(void* p) {
-  if (__builtin_expect(g_core.MightBeSampled(p), 0)) g_core.RecordFree(p);
-}
-
 // An allocation whose countdown ran out: allocate, then sample.
 LW_HOOK_INTERNAL void* AllocateAndSample(size_t bytes) {
   void* p = g_malloc.load(std::memory_order_relaxed)(bytes);
@@ -315,6 +338,19 @@ void* ResolvingMalloc(size_t bytes) {
 void ResolvingFree(void* p) noexcept {
   ResolveRealAllocator();
   if (g_real.free != nullptr) g_real.free(p);
+}
+
+// While dlsym runs on this thread (it may call calloc), from the bootstrap buffer: zeroed, as it is never
+// reused.
+void* ResolvingCalloc(size_t count, size_t size) {
+  if (!ResolveRealAllocator()) return BootstrapAllocate(count * size);  // the caller checked the product
+  return g_real.calloc(count, size);
+}
+
+// A bootstrap block or a sampled one goes to ReallocFlagged: here p is null or an unsampled block.
+void* ResolvingRealloc(void* p, size_t bytes) {
+  if (!ResolveRealAllocator()) return p == nullptr ? BootstrapAllocate(bytes) : nullptr;
+  return g_real.realloc(p, bytes);
 }
 
 void* AlignedFallback(size_t alignment, size_t bytes) {
@@ -369,14 +405,41 @@ __attribute__((always_inline)) inline void SizedDeleteImpl(void* p, size_t bytes
   ForwardSizedDelete(p, bytes);
 }
 
-__attribute__((always_inline)) inline void* NewImpl(size_t bytes) {
+// operator new for an allocator without its own (glibc's is libstdc++'s, which calls malloc): the real
+// malloc (the caller counted the bytes), the new-handler loop, bad_alloc.
+LW_HOOK_INTERNAL void* NewViaMalloc(size_t bytes) {
   for (;;) {
-    void* p = AllocateImpl(bytes == 0 ? 1 : bytes);
+    void* p = g_malloc.load(std::memory_order_relaxed)(bytes == 0 ? 1 : bytes);
     if (__builtin_expect(p != nullptr, 1)) return p;
     std::new_handler handler = std::get_new_handler();
     if (handler == nullptr) throw std::bad_alloc();
     handler();
   }
+}
+
+void* ResolvingNewWith(const std::atomic<void* (*)(size_t)>& resolved, size_t bytes) {
+  if (!ResolveRealAllocator()) {
+    if (void* p = BootstrapAllocate(bytes == 0 ? 1 : bytes)) return p;
+    throw std::bad_alloc();
+  }
+  return resolved.load(std::memory_order_relaxed)(bytes);
+}
+void* ResolvingNew(size_t bytes) { return ResolvingNewWith(g_new, bytes); }
+void* ResolvingNewArray(size_t bytes) { return ResolvingNewWith(g_new_array, bytes); }
+
+// A new whose countdown ran out: allocate (when the allocator's new throws, nothing is sampled), then sample.
+LW_HOOK_INTERNAL void* NewAndSample(void* (*allocate)(size_t), size_t bytes) {
+  void* p = allocate(bytes);
+  SampleSlow(p, bytes);
+  return p;
+}
+
+// operator new's fast path: count, then a jump to the allocator's own operator new (or NewViaMalloc).
+__attribute__((always_inline)) inline void* NewImpl(size_t bytes, const std::atomic<void* (*)(size_t)>& fn) {
+  SampleCountdown& c = t_state.countdown;
+  c.remaining -= static_cast<int64_t>(bytes);
+  if (__builtin_expect(c.remaining > 0, 1)) return fn.load(std::memory_order_relaxed)(bytes);
+  return NewAndSample(fn.load(std::memory_order_relaxed), bytes);
 }
 
 __attribute__((always_inline)) inline void* NewAlignedImpl(size_t bytes, std::align_val_t alignment) {
@@ -390,8 +453,9 @@ __attribute__((always_inline)) inline void* NewAlignedImpl(size_t bytes, std::al
   }
 }
 
-__attribute__((always_inline)) inline void* ReallocImpl(void* p, size_t bytes) {
-  if (p != nullptr && __builtin_expect(InBootstrap(p), 0)) {
+// A realloc of a block the filter flagged (a sampled block, a bootstrap block, or neither by chance).
+LW_HOOK_INTERNAL void* ReallocFlagged(void* p, size_t bytes) {
+  if (p != nullptr && InBootstrap(p)) {
     void* q = AllocateImpl(bytes);
     if (q != nullptr) {
       const size_t old = BootstrapSize(p);
@@ -399,15 +463,49 @@ __attribute__((always_inline)) inline void* ReallocImpl(void* p, size_t bytes) {
     }
     return q;
   }
-  if (__builtin_expect(!g_resolved.load(std::memory_order_acquire), 0) && !ResolveRealAllocator()) {
-    return BootstrapAllocate(bytes);
-  }
   // Forgotten first: once realloc returns, the old address may be handed to another thread. A realloc that
   // fails keeps the old block, which then goes on untracked (an underestimate, never a phantom).
-  if (p != nullptr) ForgetIfSampled(p);
-  void* q = g_real.realloc(p, bytes);
+  if (p != nullptr) g_core.RecordFree(p);
+  void* q = g_realloc.load(std::memory_order_relaxed)(p, bytes);
   if (q != nullptr) Count(q, bytes);  // the new block is a new allocation of `bytes`, sampled as such
   return q;
+}
+
+// A realloc whose countdown ran out: reallocate, then sample the new block.
+LW_HOOK_INTERNAL void* ReallocAndSample(void* p, size_t bytes) {
+  void* q = g_realloc.load(std::memory_order_relaxed)(p, bytes);
+  SampleSlow(q, bytes);
+  return q;
+}
+
+// realloc's fast path: the filter (for the old block), the countdown (for the new one), then a jump to the
+// real realloc.
+__attribute__((always_inline)) inline void* ReallocImpl(void* p, size_t bytes) {
+  if (__builtin_expect(g_core.MightBeSampled(p), 0)) return ReallocFlagged(p, bytes);
+  SampleCountdown& c = t_state.countdown;
+  c.remaining -= static_cast<int64_t>(bytes);
+  if (__builtin_expect(c.remaining > 0, 1)) return g_realloc.load(std::memory_order_relaxed)(p, bytes);
+  return ReallocAndSample(p, bytes);
+}
+
+// A calloc whose countdown ran out: allocate, then sample.
+LW_HOOK_INTERNAL void* CallocAndSample(size_t count, size_t size, size_t bytes) {
+  void* p = g_calloc.load(std::memory_order_relaxed)(count, size);
+  SampleSlow(p, bytes);
+  return p;
+}
+
+// calloc's fast path: the countdown, then a jump to the real calloc.
+__attribute__((always_inline)) inline void* CallocImpl(size_t count, size_t size) {
+  size_t bytes = 0;
+  if (__builtin_mul_overflow(count, size, &bytes)) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  SampleCountdown& c = t_state.countdown;
+  c.remaining -= static_cast<int64_t>(bytes);
+  if (__builtin_expect(c.remaining > 0, 1)) return g_calloc.load(std::memory_order_relaxed)(count, size);
+  return CallocAndSample(count, size, bytes);
 }
 
 // --- control ---
@@ -476,7 +574,6 @@ using leakwatch::internal::AllocateImpl;
 using leakwatch::internal::BootstrapAllocate;
 using leakwatch::internal::BootstrapSize;
 using leakwatch::internal::Count;
-using leakwatch::internal::ForgetIfSampled;
 using leakwatch::internal::g_real;
 using leakwatch::internal::g_resolved;
 using leakwatch::internal::InBootstrap;
@@ -497,19 +594,7 @@ void* malloc(size_t bytes) __attribute__((alias("leakwatch_hook_own_malloc"), vi
 
 LW_HOOK void free(void* p) { ReleaseImpl(p); }
 
-LW_HOOK void* calloc(size_t count, size_t size) {
-  size_t bytes = 0;
-  if (__builtin_mul_overflow(count, size, &bytes)) {
-    errno = ENOMEM;
-    return nullptr;
-  }
-  if (__builtin_expect(!g_resolved.load(std::memory_order_acquire), 0) && !ResolveRealAllocator()) {
-    return BootstrapAllocate(bytes);  // zeroed: the buffer is never reused
-  }
-  void* p = g_real.calloc(count, size);
-  Count(p, bytes);
-  return p;
-}
+LW_HOOK void* calloc(size_t count, size_t size) { return leakwatch::internal::CallocImpl(count, size); }
 
 LW_HOOK void* realloc(void* p, size_t bytes) { return leakwatch::internal::ReallocImpl(p, bytes); }
 
@@ -610,18 +695,18 @@ leakwatch_heap_sampler_hooks_v1() {
 
 // --- C++ ---
 
-LW_HOOK void* operator new(size_t bytes) { return NewImpl(bytes); }
-LW_HOOK void* operator new[](size_t bytes) { return NewImpl(bytes); }
+LW_HOOK void* operator new(size_t bytes) { return NewImpl(bytes, leakwatch::internal::g_new); }
+LW_HOOK void* operator new[](size_t bytes) { return NewImpl(bytes, leakwatch::internal::g_new_array); }
 LW_HOOK void* operator new(size_t bytes, const std::nothrow_t&) noexcept {
   try {
-    return NewImpl(bytes);
+    return NewImpl(bytes, leakwatch::internal::g_new);
   } catch (...) {
     return nullptr;
   }
 }
 LW_HOOK void* operator new[](size_t bytes, const std::nothrow_t&) noexcept {
   try {
-    return NewImpl(bytes);
+    return NewImpl(bytes, leakwatch::internal::g_new_array);
   } catch (...) {
     return nullptr;
   }
