@@ -8,46 +8,23 @@
 
 namespace leakwatch::internal {
 
-struct SampledAddressFilter::Slot {
-  uint64_t* word;
-  uint64_t bit;
-  uint8_t* counter_pair;
-  unsigned shift;
+namespace {
 
-  unsigned count() const { return (*counter_pair >> shift) & 15; }
-  void set_count(unsigned c) {
-    *counter_pair = static_cast<uint8_t>((*counter_pair & ~(15u << shift)) | (c << shift));
-  }
-  void set_bit(bool on) {
-    const uint64_t w = __atomic_load_n(word, __ATOMIC_RELAXED);
-    __atomic_store_n(word, on ? w | bit : w & ~bit, __ATOMIC_RELAXED);
-  }
-};
+uint8_t LoadCounter(const uint8_t* c) { return __atomic_load_n(c, __ATOMIC_RELAXED); }
+void StoreCounter(uint8_t* c, uint8_t value) { __atomic_store_n(c, value, __ATOMIC_RELAXED); }
 
-SampledAddressFilter::Slot SampledAddressFilter::SlotIn(Table* t, uintptr_t p, int bitmap) {
-  const uint64_t v = Hash(p, bitmap);
-  const size_t index = ((v >> 6) & t->word_mask) * 64 + (v & 63);
-  return {&Words(t, bitmap)[index / 64], uint64_t{1} << (v & 63),
-          t->counters + static_cast<size_t>(bitmap) * Slots(t) / 2 + index / 2,
-          static_cast<unsigned>(index % 2 * 4)};
-}
+}  // namespace
 
 void SampledAddressFilter::AddTo(Table* t, uintptr_t p) {
-  for (int bitmap = 0; bitmap < 2; ++bitmap) {
-    Slot slot = SlotIn(t, p, bitmap);
-    const unsigned c = slot.count();
-    if (c == kSaturated) continue;
-    slot.set_count(c + 1);
-    if (c == 0) slot.set_bit(true);
+  for (int map = 0; map < 2; ++map) {
+    uint8_t* c = Counter(t, p, map);
+    const uint8_t n = LoadCounter(c);
+    if (n != kSaturated) StoreCounter(c, static_cast<uint8_t>(n + 1));
   }
 }
 
 void SampledAddressFilter::SetSaturated(Table* t, uintptr_t p) {
-  for (int bitmap = 0; bitmap < 2; ++bitmap) {
-    Slot slot = SlotIn(t, p, bitmap);
-    slot.set_count(kSaturated);
-    slot.set_bit(true);
-  }
+  for (int map = 0; map < 2; ++map) StoreCounter(Counter(t, p, map), kSaturated);
 }
 
 void SampledAddressFilter::Pin(const void* p) {
@@ -61,12 +38,10 @@ void SampledAddressFilter::Pin(const void* p) {
 
 void SampledAddressFilter::Remove(const void* p) {
   Table* t = Current();
-  for (int bitmap = 0; bitmap < 2; ++bitmap) {
-    Slot slot = SlotIn(t, reinterpret_cast<uintptr_t>(p), bitmap);
-    const unsigned c = slot.count();
-    if (c == 0 || c == kSaturated) continue;
-    slot.set_count(c - 1);
-    if (c == 1) slot.set_bit(false);
+  for (int map = 0; map < 2; ++map) {
+    uint8_t* c = Counter(t, reinterpret_cast<uintptr_t>(p), map);
+    const uint8_t n = LoadCounter(c);
+    if (n != 0 && n != kSaturated) StoreCounter(c, static_cast<uint8_t>(n - 1));
   }
 }
 
@@ -79,15 +54,14 @@ SampledAddressFilter::Table* SampledAddressFilter::MapLarger(size_t live) {
     retry_at_live_ = SIZE_MAX;  // at the largest table: no point in trying again
     return nullptr;
   }
-  const size_t bytes = sizeof(Table) + 2 * (slots / 8 + slots / 2);
+  const size_t bytes = sizeof(Table) + 2 * slots;
   void* memory = MapSamplerMemory(bytes);
   if (memory == nullptr) {
     retry_at_live_ = live * 2;
     return nullptr;
   }
   Table* t = new (memory) Table;
-  t->word_mask = slots / 64 - 1;
-  t->counters = reinterpret_cast<uint8_t*>(Words(t, 0) + 2 * (slots / 64));  // after both bitmaps
+  t->slot_mask = slots - 1;
   mapped_bytes_ += RoundUpToPages(bytes);
   return t;
 }

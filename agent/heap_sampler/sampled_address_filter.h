@@ -1,29 +1,34 @@
 #pragma once
 // SampledAddressFilter: answers "might this pointer be a sampled allocation?" for free() and realloc()
-// without a lock, in three loads (the current table's address, its size, one word of its bitmap). A counting
-// filter indexed by a hash of the address: a sampled allocation increments its slot's counter, its release
-// decrements it. free() reads only a bitmap of the slots whose counter is non-zero; the counters (4 bits a
-// slot) are touched with the sampler's lock held, by samples and their releases.
+// without a lock, in three loads (the current table's address, its size, one byte of its first map). A
+// counting filter indexed by a hash of the address: a sampled allocation increments its slot's counter, its
+// release decrements it. Each slot is one byte, both the counter and what free() reads (non-zero: maybe
+// sampled); counters change only with the sampler's lock held, by samples and their releases.
 //
-// Never a false negative: the bit is set before malloc returns the pointer, so any thread that later frees
-// it (having received it through some synchronisation) sees it. False positives (an unsampled address
+// Never a false negative: the counter is set before malloc returns the pointer, so any thread that later
+// frees it (having received it through some synchronisation) sees it. False positives (an unsampled address
 // sharing a slot with a live sampled one) would send free() to the locked slow path, which finds nothing:
 // about live samples / slots of the frees. So the table grows with the live samples (Reserve): it starts at
-// 65,536 slots (an 8 KiB bitmap, which stays in the L1 cache beside the program's data) and is replaced by
-// one 4 times larger whenever the live samples pass 1/64 of its slots (at most 1.6% of frees flagged), up to
-// kMaxSlots. And a flagged address is looked up again, still without the lock, in a second bitmap indexed
-// by another hash: only about the square of that fraction (0.03%) reaches the lock.
+// 65,536 slots and is replaced by one 4 times larger whenever the live samples pass 1/64 of its slots (at
+// most 1.6% of frees flagged), up to kMaxSlots. And a flagged address is looked up again, still without the
+// lock, in a second map indexed by another hash: only about the square of that fraction (0.03%) reaches the
+// lock.
+//
+// The first map's hash is a multiplication by a 32-bit constant (an immediate operand: free() has no 64-bit
+// constant to load) of which bits 32 and up pick the slot: neighbouring blocks land 5.7 slots apart per 16
+// bytes, and blocks of one size class, at any stride from 16 bytes to 2 MiB, spread evenly over the slots
+// (the tests check strides). The second map's hash multiplies by a 64-bit constant and takes the top bits.
 //
 // A growth rebuilds the new table from the live samples, under the sampler's lock: O(live samples), at most
 // 5 times in a process's life. A replaced table stays mapped and is never written again: a free() that loaded
 // it just before the replacement may still read it, and finds every address that was sampled before
 // (addresses sampled after it are only in the new table, which their free() loads: it follows their malloc).
-// A counter that reaches 15 stays there (conservative, never wrong: at 1/64 of the slots in use, 15 samples
+// A counter that reaches 255 stays there (conservative, never wrong: at 1/64 of the slots in use, 255 samples
 // in one slot do not happen by chance).
 //
 // Thread-safety: MightContain and MightContainOnSecondLook from any thread, lock-free; everything else only
-// under the sampler's lock. Memory: 80 KiB built in (constant-initialised, usable before any constructor
-// runs); a grown table 10 bits a slot, 64..256 slots per live sample (80..320 bytes), from mmap; the
+// under the sampler's lock. Memory: 128 KiB built in (constant-initialised, usable before any constructor
+// runs); a grown table 2 bytes a slot, 64..256 slots per live sample (128..512 bytes), from mmap; the
 // replaced tables add at most a third.
 
 #include <atomic>
@@ -43,9 +48,9 @@ class SampledAddressFilter {
   SampledAddressFilter(const SampledAddressFilter&) = delete;
   SampledAddressFilter& operator=(const SampledAddressFilter&) = delete;
 
-  // free()'s question: one bit of the first bitmap.
+  // free()'s question: one byte of the first map.
   bool MightContain(const void* p) const { return Test(current_.load(std::memory_order_acquire), p, 0); }
-  // The question again, for an address MightContain flagged, with the second bitmap (another hash): an
+  // The question again, for an address MightContain flagged, with the second map (another hash): an
   // unsampled address passes both about (live samples / slots)^2 of the time, so few flagged frees need
   // the lock.
   bool MightContainOnSecondLook(const void* p) const {
@@ -75,46 +80,39 @@ class SampledAddressFilter {
   size_t memory_bytes() const { return sizeof(*this) + mapped_bytes_; }
 
  private:
-  // A table: this header, then two bitmaps of word_mask + 1 words each (slot s is bit s % 64 of word s / 64),
-  // then the two bitmaps' counters (4 bits a slot).
+  // A table: this header, then two maps of slot_mask + 1 one-byte counters each (0: no live sample).
   struct alignas(64) Table {
-    uint64_t word_mask = 0;
-    uint8_t* counters = nullptr;  // two 4-bit counters a byte; the second bitmap's follow the first's
+    uint64_t slot_mask = 0;
   };
   struct BuiltIn {
     Table header;
-    uint64_t words[2 * kInitialSlots / 64];
-    uint8_t counters[2 * kInitialSlots / 2];
+    uint8_t counters[2 * kInitialSlots];
   };
-  static constexpr unsigned kSaturated = 15;
+  static constexpr uint8_t kSaturated = 255;
 
-  // Multiplicative hashes, one per bitmap; bits 34..63 of the product pick the slot, bits 34..39 the bit
-  // within its word (free() then needs no mask for it: x86's bit test takes its bit number modulo 64).
-  // Every bit of the address counts, so blocks of one size class (addresses in steps of 64, or of a page)
-  // spread over all the slots.
-  static uint64_t Hash(uintptr_t p, int bitmap) {
-    return (p * (bitmap == 0 ? 0x9E3779B97F4A7C15ULL : 0xC2B2AE3D27D4EB4FULL)) >> 34;
+  // The slot of address p in the first (0) or the second (1) map, before the table's mask. Every bit of the
+  // address counts (the first hash: bits 2..57 with the largest table; the second: all of them).
+  static uint64_t Hash(uintptr_t p, int map) {
+    return map == 0 ? (p * uint64_t{0x5BD1E995}) >> 32 : (p * 0xC2B2AE3D27D4EB4FULL) >> 38;
   }
-  // The first (0) or the second (1) bitmap.
-  static uint64_t* Words(const Table* t, int bitmap) {
-    uint64_t* first = reinterpret_cast<uint64_t*>(const_cast<Table*>(t) + 1);
-    return bitmap == 0 ? first : first + t->word_mask + 1;
+  static uint8_t* Counters(const Table* t, int map) {
+    uint8_t* first = reinterpret_cast<uint8_t*>(const_cast<Table*>(t) + 1);
+    return map == 0 ? first : first + t->slot_mask + 1;
   }
-  static bool Test(const Table* t, const void* p, int bitmap) {
-    const uint64_t v = Hash(reinterpret_cast<uintptr_t>(p), bitmap);
-    const uint64_t word = __atomic_load_n(&Words(t, bitmap)[(v >> 6) & t->word_mask], __ATOMIC_RELAXED);
-    return ((word >> (v & 63)) & 1) != 0;
+  static uint8_t* Counter(const Table* t, uintptr_t p, int map) {
+    return &Counters(t, map)[Hash(p, map) & t->slot_mask];
   }
-  static size_t Slots(const Table* t) { return (t->word_mask + 1) * 64; }
+  static bool Test(const Table* t, const void* p, int map) {
+    return __atomic_load_n(Counter(t, reinterpret_cast<uintptr_t>(p), map), __ATOMIC_RELAXED) != 0;
+  }
+  static size_t Slots(const Table* t) { return t->slot_mask + 1; }
   Table* Current() const { return current_.load(std::memory_order_relaxed); }
-  struct Slot;  // one slot of one bitmap: its word and bit, its counter
-  static Slot SlotIn(Table* t, uintptr_t p, int bitmap);
   static void AddTo(Table* t, uintptr_t p);
   static void SetSaturated(Table* t, uintptr_t p);
   Table* MapLarger(size_t live);
   void Publish(Table* t);
 
-  BuiltIn built_in_ = {{kInitialSlots / 64 - 1, built_in_.counters}, {}, {}};
+  BuiltIn built_in_ = {{kInitialSlots - 1}, {}};
   std::atomic<Table*> current_{&built_in_.header};
   size_t mapped_bytes_ = 0;  // every table mapped so far (none is ever unmapped)
   size_t retry_at_live_ = 0;

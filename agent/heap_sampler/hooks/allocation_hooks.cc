@@ -26,6 +26,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <ctime>
@@ -140,7 +141,9 @@ struct ThreadState {
   uint32_t unwinder;          // 0: not chosen yet, 1: cached (it holds a slot), 2: uncached
 };
 // Initial-exec TLS: one instruction away, no __tls_get_addr (which may allocate) and no constructor.
-constinit thread_local ThreadState t_state __attribute__((tls_model("initial-exec"))) = {};
+// Named for the assembly in CountdownStaysPositive.
+constinit thread_local ThreadState t_state asm("leakwatch_hooks_thread_state")
+    __attribute__((tls_model("initial-exec"))) = {};
 
 // While sampling is off, a thread re-checks every this many bytes: a thread that existed before the sampler
 // started begins sampling after at most this much allocation (the starting thread at once).
@@ -309,10 +312,33 @@ LW_HOOK_INTERNAL void SampleSlow(void* p, size_t bytes) {
 }
 
 // Counts `bytes` of allocation at `p` against this thread's countdown.
-__attribute__((always_inline)) inline void Count(void* p, size_t bytes) {
+// Subtracts `bytes` from this thread's countdown; true while it stays above zero (no sample point fell in
+// this allocation). On x86-64 a subtraction from memory that sets the flags: the TLS offset's load, the
+// subtraction and the branch, 3 instructions where the compiler makes 5 (load, subtract, store, test,
+// branch).
+__attribute__((always_inline)) inline bool CountdownStaysPositive(size_t bytes) {
+#if defined(__x86_64__)
+  constexpr size_t kOffset = offsetof(ThreadState, countdown) + offsetof(SampleCountdown, remaining);
+  asm goto(
+      "movq leakwatch_hooks_thread_state@gottpoff(%%rip), %%rax\n\t"
+      "subq %0, %%fs:%c1(%%rax)\n\t"
+      "jle %l[expired]"
+      :
+      : "r"(bytes), "i"(kOffset)
+      : "rax", "cc", "memory"
+      : expired);
+  return true;
+expired:
+  return false;
+#else
   SampleCountdown& c = t_state.countdown;
   c.remaining -= static_cast<int64_t>(bytes);
-  if (__builtin_expect(c.remaining <= 0, 0)) SampleSlow(p, bytes);
+  return c.remaining > 0;
+#endif
+}
+
+__attribute__((always_inline)) inline void Count(void* p, size_t bytes) {
+  if (__builtin_expect(!CountdownStaysPositive(bytes), 0)) SampleSlow(p, bytes);
 }
 
 // An allocation whose countdown ran out: allocate, then sample.
@@ -324,9 +350,8 @@ LW_HOOK_INTERNAL void* AllocateAndSample(size_t bytes) {
 
 // malloc's fast path: count first, so that the common case ends in a jump to the real malloc.
 __attribute__((always_inline)) inline void* AllocateImpl(size_t bytes) {
-  SampleCountdown& c = t_state.countdown;
-  c.remaining -= static_cast<int64_t>(bytes);
-  if (__builtin_expect(c.remaining > 0, 1)) return g_malloc.load(std::memory_order_relaxed)(bytes);
+  if (__builtin_expect(CountdownStaysPositive(bytes), 1))
+    return g_malloc.load(std::memory_order_relaxed)(bytes);
   return AllocateAndSample(bytes);
 }
 
@@ -436,9 +461,7 @@ LW_HOOK_INTERNAL void* NewAndSample(void* (*allocate)(size_t), size_t bytes) {
 
 // operator new's fast path: count, then a jump to the allocator's own operator new (or NewViaMalloc).
 __attribute__((always_inline)) inline void* NewImpl(size_t bytes, const std::atomic<void* (*)(size_t)>& fn) {
-  SampleCountdown& c = t_state.countdown;
-  c.remaining -= static_cast<int64_t>(bytes);
-  if (__builtin_expect(c.remaining > 0, 1)) return fn.load(std::memory_order_relaxed)(bytes);
+  if (__builtin_expect(CountdownStaysPositive(bytes), 1)) return fn.load(std::memory_order_relaxed)(bytes);
   return NewAndSample(fn.load(std::memory_order_relaxed), bytes);
 }
 
@@ -482,9 +505,8 @@ LW_HOOK_INTERNAL void* ReallocAndSample(void* p, size_t bytes) {
 // real realloc.
 __attribute__((always_inline)) inline void* ReallocImpl(void* p, size_t bytes) {
   if (__builtin_expect(g_core.MightBeSampled(p), 0)) return ReallocFlagged(p, bytes);
-  SampleCountdown& c = t_state.countdown;
-  c.remaining -= static_cast<int64_t>(bytes);
-  if (__builtin_expect(c.remaining > 0, 1)) return g_realloc.load(std::memory_order_relaxed)(p, bytes);
+  if (__builtin_expect(CountdownStaysPositive(bytes), 1))
+    return g_realloc.load(std::memory_order_relaxed)(p, bytes);
   return ReallocAndSample(p, bytes);
 }
 
@@ -502,9 +524,8 @@ __attribute__((always_inline)) inline void* CallocImpl(size_t count, size_t size
     errno = ENOMEM;
     return nullptr;
   }
-  SampleCountdown& c = t_state.countdown;
-  c.remaining -= static_cast<int64_t>(bytes);
-  if (__builtin_expect(c.remaining > 0, 1)) return g_calloc.load(std::memory_order_relaxed)(count, size);
+  if (__builtin_expect(CountdownStaysPositive(bytes), 1))
+    return g_calloc.load(std::memory_order_relaxed)(count, size);
   return CallocAndSample(count, size, bytes);
 }
 
