@@ -89,7 +89,7 @@ void HeapSamplerCore::PinInFilter(const void* p) {
 }
 
 void HeapSamplerCore::RecordFree(const void* p) {
-  // Most addresses the first map flagged in vain stop here, without the lock.
+  // Most addresses the map flagged in vain stop here, at their slot's fingerprint, without the lock.
   if (!filter_.MightContainOnSecondLook(p)) return;
   Guard lock(&mutex_);
   LiveSample s;

@@ -10,21 +10,24 @@ namespace leakwatch::internal {
 
 namespace {
 
-uint8_t LoadCounter(const uint8_t* c) { return __atomic_load_n(c, __ATOMIC_RELAXED); }
-void StoreCounter(uint8_t* c, uint8_t value) { __atomic_store_n(c, value, __ATOMIC_RELAXED); }
+uint8_t Load(const uint8_t* c) { return __atomic_load_n(c, __ATOMIC_RELAXED); }
+void Store(uint8_t* c, uint8_t value) { __atomic_store_n(c, value, __ATOMIC_RELAXED); }
 
 }  // namespace
 
 void SampledAddressFilter::AddTo(Table* t, uintptr_t p) {
-  for (int map = 0; map < 2; ++map) {
-    uint8_t* c = Counter(t, p, map);
-    const uint8_t n = LoadCounter(c);
-    if (n != kSaturated) StoreCounter(c, static_cast<uint8_t>(n + 1));
-  }
+  const size_t slot = Slot(t, p);
+  uint8_t* counter = &Counters(t)[slot];
+  const uint8_t n = Load(counter);
+  if (n == kSaturated) return;
+  Store(counter, static_cast<uint8_t>(n + 1));
+  Store(&Marks(t)[slot], n == 0 ? Fingerprint(p) : kSeveral);
 }
 
 void SampledAddressFilter::SetSaturated(Table* t, uintptr_t p) {
-  for (int map = 0; map < 2; ++map) StoreCounter(Counter(t, p, map), kSaturated);
+  const size_t slot = Slot(t, p);
+  Store(&Counters(t)[slot], kSaturated);
+  Store(&Marks(t)[slot], kSeveral);
 }
 
 void SampledAddressFilter::Pin(const void* p) {
@@ -38,11 +41,13 @@ void SampledAddressFilter::Pin(const void* p) {
 
 void SampledAddressFilter::Remove(const void* p) {
   Table* t = Current();
-  for (int map = 0; map < 2; ++map) {
-    uint8_t* c = Counter(t, reinterpret_cast<uintptr_t>(p), map);
-    const uint8_t n = LoadCounter(c);
-    if (n != 0 && n != kSaturated) StoreCounter(c, static_cast<uint8_t>(n - 1));
-  }
+  const size_t slot = Slot(t, reinterpret_cast<uintptr_t>(p));
+  uint8_t* counter = &Counters(t)[slot];
+  const uint8_t n = Load(counter);
+  if (n == 0 || n == kSaturated) return;
+  Store(counter, static_cast<uint8_t>(n - 1));
+  // From "several" down to one, the mark stays "several": which address is left is not known here.
+  if (n == 1) Store(&Marks(t)[slot], 0);
 }
 
 SampledAddressFilter::Table* SampledAddressFilter::MapLarger(size_t live) {

@@ -1,27 +1,29 @@
 #pragma once
 // SampledAddressFilter: answers "might this pointer be a sampled allocation?" for free() and realloc()
-// without a lock, in three loads (the current table's address, its size, one byte of its first map). A
-// counting filter indexed by a hash of the address: a sampled allocation increments its slot's counter, its
-// release decrements it. Each slot is one byte, both the counter and what free() reads (non-zero: maybe
-// sampled); counters change only with the sampler's lock held, by samples and their releases.
+// without a lock, in three loads (the current table's address, its size, one byte of its map). A counting
+// filter indexed by a hash of the address: a sampled allocation increments its slot's counter, its release
+// decrements it, both under the sampler's lock. free() reads only the slot's mark, one byte: 0 when no live
+// sample is in the slot, else an 8-bit fingerprint of the one address there (1..254), or 255 when there are
+// several (or a pin, or a saturated counter).
 //
-// Never a false negative: the counter is set before malloc returns the pointer, so any thread that later
-// frees it (having received it through some synchronisation) sees it. False positives (an unsampled address
-// sharing a slot with a live sampled one) would send free() to the locked slow path, which finds nothing:
-// about live samples / slots of the frees. So the table grows with the live samples (Reserve): it starts at
+// Never a false negative: the mark is set before malloc returns the pointer, so any thread that later frees
+// it (having received it through some synchronisation) sees it; a mark only goes from a fingerprint to 255
+// while the slot is in use, and back to 0 when its last sample is released. A false positive (an unsampled
+// address in a marked slot) would send free() to the locked slow path, which finds nothing: about live
+// samples / slots of the frees. So, first, the table grows with the live samples (Reserve): it starts at
 // 65,536 slots and is replaced by one 4 times larger whenever the live samples pass 1/64 of its slots (at
-// most 1.6% of frees flagged), up to kMaxSlots. And a flagged address is looked up again, still without the
-// lock, in a second map indexed by another hash: only about the square of that fraction (0.03%) reaches the
-// lock.
+// most 1.6% of frees flagged), up to kMaxSlots. Second, a flagged address is looked at again, still without
+// the lock, against the mark's fingerprint: the same byte, so the same cache line, which free() just read.
+// About 1/254 of the flagged ones pass (0.006% of frees), plus those in the rare slots holding several.
 //
-// The first map's hash multiplies by a 32-bit constant (an immediate operand: free() loads no 64-bit
-// constant) and takes bits 36 and up: near each other it is linear, one slot per ~45 bytes of address space,
-// so the frees of a working set read a part of the map in proportion to it (256 KiB of heap, 6 KiB of map;
-// with the slots scattered, every free would read a random line of a map larger than the L1 cache, a miss
-// that measured as 1.5% of a malloc/free loop). Blocks 64 bytes or more apart never share a slot; blocks of
-// one size class, at any stride from 16 bytes to 2 MiB, spread evenly over the slots (the tests check both).
-// The second map's hash multiplies by a 64-bit constant and takes the top bits: it scatters.
-
+// The slot is bits 36 and up of the address times a 32-bit constant (an immediate operand: free() loads no
+// 64-bit constant). Near each other that is linear, one slot per ~45 bytes of address space, so the frees of
+// a working set read a part of the map in proportion to it (256 KiB of heap, 6 KiB of map; with the slots
+// scattered, every free read a random line of a map larger than the L1 cache, a miss that measured as 1.5% of
+// a malloc/free loop). Blocks 64 bytes or more apart never share a slot; blocks of one size class, at any
+// stride from 16 bytes to 2 MiB, spread evenly over the slots (the tests check both). The fingerprint comes
+// from a 64-bit multiplicative hash, independent of the slot.
+//
 // A growth rebuilds the new table from the live samples, under the sampler's lock: O(live samples), at most
 // 5 times in a process's life. A replaced table stays mapped and is never written again: a free() that loaded
 // it just before the replacement may still read it, and finds every address that was sampled before
@@ -31,8 +33,8 @@
 //
 // Thread-safety: MightContain and MightContainOnSecondLook from any thread, lock-free; everything else only
 // under the sampler's lock. Memory: 128 KiB built in (constant-initialised, usable before any constructor
-// runs); a grown table 2 bytes a slot, 64..256 slots per live sample (128..512 bytes), from mmap; the
-// replaced tables add at most a third.
+// runs); a grown table 2 bytes a slot (the mark, and the counter beside the map), 64..256 slots per live
+// sample (128..512 bytes), from mmap; the replaced tables add at most a third.
 
 #include <atomic>
 #include <cstddef>
@@ -51,13 +53,18 @@ class SampledAddressFilter {
   SampledAddressFilter(const SampledAddressFilter&) = delete;
   SampledAddressFilter& operator=(const SampledAddressFilter&) = delete;
 
-  // free()'s question: one byte of the first map.
-  bool MightContain(const void* p) const { return Test(current_.load(std::memory_order_acquire), p, 0); }
-  // The question again, for an address MightContain flagged, with the second map (another hash): an
-  // unsampled address passes both about (live samples / slots)^2 of the time, so few flagged frees need
-  // the lock.
+  // free()'s question: is the slot's mark non-zero?
+  bool MightContain(const void* p) const {
+    const Table* t = current_.load(std::memory_order_acquire);
+    return LoadMark(t, Slot(t, reinterpret_cast<uintptr_t>(p))) != 0;
+  }
+  // The question again, for an address MightContain flagged: does the mark say "several", or is it this
+  // address's fingerprint? An unsampled address in a marked slot passes about 1/254 of the time.
   bool MightContainOnSecondLook(const void* p) const {
-    return Test(current_.load(std::memory_order_acquire), p, 1);
+    const Table* t = current_.load(std::memory_order_acquire);
+    const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+    const uint8_t mark = LoadMark(t, Slot(t, a));
+    return mark == kSeveral || (mark != 0 && mark == Fingerprint(a));
   }
   void Add(const void* p) { AddTo(Current(), reinterpret_cast<uintptr_t>(p)); }
   // Makes both answers yes for good, in this table and every later one (the hooks' bootstrap blocks).
@@ -79,34 +86,36 @@ class SampledAddressFilter {
   }
 
   size_t slots() const { return Slots(Current()); }
-  // The slot of address p in the first map, before the table's mask (the tests check its spread).
-  static uint64_t FirstMapHash(uintptr_t p) { return (p * kFirstHash) >> 36; }
+  // The slot of address p, before the table's mask (the tests check its spread).
+  static uint64_t SlotHash(uintptr_t p) { return (p * kFirstHash) >> 36; }
   // The built-in table, the current one and the replaced ones.
   size_t memory_bytes() const { return sizeof(*this) + mapped_bytes_; }
 
  private:
-  // A table: this header, then two maps of slot_mask + 1 one-byte counters each (0: no live sample).
+  // A table: this header, then the marks (slot_mask + 1 bytes, what free() reads), then the counters (as
+  // many, read and written under the lock only).
   struct alignas(64) Table {
     uint64_t slot_mask = 0;
   };
   struct BuiltIn {
     Table header;
-    uint8_t counters[2 * kInitialSlots];
+    uint8_t marks[kInitialSlots];
+    uint8_t counters[kInitialSlots];
   };
-  static constexpr uint8_t kSaturated = 255;
+  static constexpr uint8_t kSeveral = 255;    // the mark of a slot with more than one live sample, or a pin
+  static constexpr uint8_t kSaturated = 255;  // a counter that stays
   static constexpr uint64_t kFirstHash = 0x5BD1E995;  // below 2^31: an immediate operand of imul
-  static constexpr uint64_t kSecondHash = 0xC2B2AE3D27D4EB4FULL;
+  static constexpr uint64_t kFingerprintHash = 0xC2B2AE3D27D4EB4FULL;
 
-  static uint64_t Hash(uintptr_t p, int map) { return map == 0 ? FirstMapHash(p) : (p * kSecondHash) >> 38; }
-  static uint8_t* Counters(const Table* t, int map) {
-    uint8_t* first = reinterpret_cast<uint8_t*>(const_cast<Table*>(t) + 1);
-    return map == 0 ? first : first + t->slot_mask + 1;
+  static uint8_t* Marks(const Table* t) { return reinterpret_cast<uint8_t*>(const_cast<Table*>(t) + 1); }
+  static uint8_t* Counters(const Table* t) { return Marks(t) + t->slot_mask + 1; }
+  static size_t Slot(const Table* t, uintptr_t p) { return SlotHash(p) & t->slot_mask; }
+  static uint8_t LoadMark(const Table* t, size_t slot) {
+    return __atomic_load_n(&Marks(t)[slot], __ATOMIC_RELAXED);
   }
-  static uint8_t* Counter(const Table* t, uintptr_t p, int map) {
-    return &Counters(t, map)[Hash(p, map) & t->slot_mask];
-  }
-  static bool Test(const Table* t, const void* p, int map) {
-    return __atomic_load_n(Counter(t, reinterpret_cast<uintptr_t>(p), map), __ATOMIC_RELAXED) != 0;
+  // 1..254, from bits of the address the slot does not depend on the same way.
+  static uint8_t Fingerprint(uintptr_t p) {
+    return static_cast<uint8_t>(1 + ((p * kFingerprintHash) >> 32) % 254);
   }
   static size_t Slots(const Table* t) { return t->slot_mask + 1; }
   Table* Current() const { return current_.load(std::memory_order_relaxed); }
@@ -115,7 +124,7 @@ class SampledAddressFilter {
   Table* MapLarger(size_t live);
   void Publish(Table* t);
 
-  BuiltIn built_in_ = {{kInitialSlots - 1}, {}};
+  BuiltIn built_in_ = {{kInitialSlots - 1}, {}, {}};
   std::atomic<Table*> current_{&built_in_.header};
   size_t mapped_bytes_ = 0;  // every table mapped so far (none is ever unmapped)
   size_t retry_at_live_ = 0;

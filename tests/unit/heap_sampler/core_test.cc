@@ -59,9 +59,9 @@ TEST(HeapSamplerCore, SamplesCountTheirWeightAndFreesTakeItBack) {
   EXPECT_NEAR(s.inuse_bytes_estimate, w100 * 100 + w512 * 512, 1e-3);
   EXPECT_NEAR(s.alloc_bytes_estimate, w100 * 100 + w4096 * 4096 + w512 * 512, 1e-3) << "alloc stays";
 
-  core.RecordFree(Address(77));  // never sampled: the filter's second map turns it away before the lock
+  core.RecordFree(Address(77));  // never sampled: the filter's second look turns it away before the lock
   EXPECT_EQ(core.Stats().untracked_frees, 0u);
-  core.PinInFilter(Address(78));  // both maps say yes, the live table no
+  core.PinInFilter(Address(78));  // both looks say yes, the live table no
   core.RecordFree(Address(78));
   EXPECT_EQ(core.Stats().untracked_frees, 1u);
 

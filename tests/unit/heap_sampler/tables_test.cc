@@ -203,7 +203,7 @@ TEST(SampledAddressFilter, BlocksOfOneSizeClassSpreadOverTheSlots) {
   }
 }
 
-// Near each other the first map's slots follow the addresses: the frees of a working set read a part of the
+// Near each other the slots follow the addresses: the frees of a working set read a part of the
 // map in proportion to it (256 KiB of 16-byte blocks, about 93 of its 1,024 cache lines; a hash that
 // scattered them would read them all), and blocks 64 bytes or more apart never share a slot.
 TEST(SampledAddressFilter, NearbyBlocksUseNearbySlots) {
@@ -213,19 +213,47 @@ TEST(SampledAddressFilter, NearbyBlocksUseNearbySlots) {
     std::set<uint64_t> lines;
     for (uintptr_t i = 0; i < 16384; ++i) {
       lines.insert(
-          (SampledAddressFilter::FirstMapHash(base + 16 * i) & (SampledAddressFilter::kInitialSlots - 1)) /
-          64);
+          (SampledAddressFilter::SlotHash(base + 16 * i) & (SampledAddressFilter::kInitialSlots - 1)) / 64);
     }
     EXPECT_LE(lines.size(), 100u) << std::hex << base;
   }
   for (int i = 0; i < 100'000; ++i) {
     const uintptr_t p = NextSampleRandom(&rng) & 0x0000'7fff'ffff'fff0ULL;
     for (uintptr_t d = 64; d <= 1024; d += 16) {
-      ASSERT_NE(SampledAddressFilter::FirstMapHash(p) & (SampledAddressFilter::kInitialSlots - 1),
-                SampledAddressFilter::FirstMapHash(p + d) & (SampledAddressFilter::kInitialSlots - 1))
+      ASSERT_NE(SampledAddressFilter::SlotHash(p) & (SampledAddressFilter::kInitialSlots - 1),
+                SampledAddressFilter::SlotHash(p + d) & (SampledAddressFilter::kInitialSlots - 1))
           << std::hex << p << " +" << d;
     }
   }
+}
+
+// A slot's mark: the fingerprint of its one sample (a second look turns other addresses of the slot away),
+// "several" once a second sample joins it (both found, until the last is released), then empty.
+TEST(SampledAddressFilter, ASlotOfTwoSamplesFindsBothUntilBothAreReleased) {
+  auto filter = std::make_unique<SampledAddressFilter>();
+  const auto slot = [](uintptr_t a) {
+    return SampledAddressFilter::SlotHash(a) & (SampledAddressFilter::kInitialSlots - 1);
+  };
+  const uintptr_t p = 0x7f00'1234'5670;
+  filter->Add(reinterpret_cast<void*>(p));
+  // Another address of the same slot that the fingerprint turns away.
+  uint64_t rng = SeedSampleRandom(16);
+  uintptr_t q = 0;
+  for (int i = 0; i < 10'000'000 && q == 0; ++i) {
+    const uintptr_t a = NextSampleRandom(&rng) & 0x0000'7fff'ffff'fff0ULL;
+    if (a != p && slot(a) == slot(p) && !filter->MightContainOnSecondLook(reinterpret_cast<void*>(a))) q = a;
+  }
+  ASSERT_NE(q, 0u);
+  const auto vp = reinterpret_cast<void*>(p);
+  const auto vq = reinterpret_cast<void*>(q);
+  EXPECT_TRUE(filter->MightContain(vq)) << "same slot";
+  EXPECT_TRUE(filter->MightContainOnSecondLook(vp));
+  filter->Add(vq);
+  EXPECT_TRUE(filter->MightContainOnSecondLook(vp) && filter->MightContainOnSecondLook(vq));
+  filter->Remove(vp);
+  EXPECT_TRUE(filter->MightContain(vq) && filter->MightContainOnSecondLook(vq)) << "q is still live";
+  filter->Remove(vq);
+  EXPECT_FALSE(filter->MightContain(vp) || filter->MightContain(vq));
 }
 
 uintptr_t RandomAddress(uint64_t* rng) { return NextSampleRandom(rng) & 0x0000'7fff'ffff'fff0ULL; }
@@ -272,10 +300,9 @@ TEST(SampledAddressFilter, GrowsWithTheLiveSamplesSoFewFreesAreFlagged) {
   // 65,536 slots would flag a quarter of them.
   EXPECT_EQ(filter->slots(), size_t{1} << 22);
   EXPECT_LT(FlaggedFraction(*filter, &rng, 200'000), 1.0 / 64);
-  // Both maps: about the square of that, so next to none take the lock.
+  // The second look (the fingerprint): about 1/254 of that, so next to none take the lock.
   EXPECT_LT(FlaggedFraction(*filter, &rng, 200'000, true), 0.0005);
-  // The tables of 2^18, 2^20 and 2^22 slots, each a 64-byte header and, for each of its two maps, a byte a
-  // slot.
+  // The tables of 2^18, 2^20 and 2^22 slots, each a 64-byte header, a mark and a counter a slot.
   size_t mapped = 0;
   for (const size_t slots : {size_t{1} << 18, size_t{1} << 20, size_t{1} << 22}) {
     mapped += RoundUpToPages(64 + 2 * slots);
