@@ -311,11 +311,10 @@ LW_HOOK_INTERNAL void SampleSlow(void* p, size_t bytes) {
   t.busy = 0;
 }
 
-// Counts `bytes` of allocation at `p` against this thread's countdown.
 // Subtracts `bytes` from this thread's countdown; true while it stays above zero (no sample point fell in
 // this allocation). On x86-64 a subtraction from memory that sets the flags: the TLS offset's load, the
-// subtraction and the branch, 3 instructions where the compiler makes 5 (load, subtract, store, test,
-// branch).
+// subtraction and the branch, 3 instructions where the compiler made 6 (the offset's load, load, subtract,
+// store, test, branch).
 __attribute__((always_inline)) inline bool CountdownStaysPositive(size_t bytes) {
 #if defined(__x86_64__)
   constexpr size_t kOffset = offsetof(ThreadState, countdown) + offsetof(SampleCountdown, remaining);
@@ -337,6 +336,8 @@ expired:
 #endif
 }
 
+// Counts `bytes` of allocation at `p` against this thread's countdown (when the block is allocated first:
+// the aligned forms, a flagged realloc).
 __attribute__((always_inline)) inline void Count(void* p, size_t bytes) {
   if (__builtin_expect(!CountdownStaysPositive(bytes), 0)) SampleSlow(p, bytes);
 }
