@@ -55,7 +55,7 @@ struct HeapSamplerStats {
   uint64_t memory_bytes = 0;              // the tables' pages (filter included)
   uint64_t dropped_live_table_full = 0;   // samples not tracked as live: the live table was full
   uint64_t dropped_stack_table_full = 0;  // samples counted in the overflow bucket: the stack table was full
-  uint64_t untracked_frees = 0;           // frees both filter maps flagged, with no sample (took the lock)
+  uint64_t untracked_frees = 0;           // frees the filter let through (mark and fingerprint), no sample
   uint64_t filter_slots = 0;              // the address filter's size (it grows with the live samples)
   uint64_t replaced_samples = 0;          // a sampled address sampled again without its free being seen
   uint64_t hook_nanoseconds = 0;          // time spent recording samples (stack capture included)

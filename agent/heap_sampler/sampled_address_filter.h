@@ -87,7 +87,7 @@ class SampledAddressFilter {
 
   size_t slots() const { return Slots(Current()); }
   // The slot of address p, before the table's mask (the tests check its spread).
-  static uint64_t SlotHash(uintptr_t p) { return (p * kFirstHash) >> 36; }
+  static uint64_t SlotHash(uintptr_t p) { return (p * kSlotHash) >> 36; }
   // The built-in table, the current one and the replaced ones.
   size_t memory_bytes() const { return sizeof(*this) + mapped_bytes_; }
 
@@ -104,7 +104,7 @@ class SampledAddressFilter {
   };
   static constexpr uint8_t kSeveral = 255;    // the mark of a slot with more than one live sample, or a pin
   static constexpr uint8_t kSaturated = 255;  // a counter that stays
-  static constexpr uint64_t kFirstHash = 0x5BD1E995;  // below 2^31: an immediate operand of imul
+  static constexpr uint64_t kSlotHash = 0x5BD1E995;  // below 2^31: an immediate operand of imul
   static constexpr uint64_t kFingerprintHash = 0xC2B2AE3D27D4EB4FULL;
 
   static uint8_t* Marks(const Table* t) { return reinterpret_cast<uint8_t*>(const_cast<Table*>(t) + 1); }
